@@ -1,0 +1,133 @@
+"""Configuration of Docker kernels, and the named execution profiles.
+
+Every default is the hardened choice; a profile is a named :class:`DockerConfig` preset.
+Values are checked here, so a bad limit or a missing mount is a one-line error before any
+container starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from deepthinker_nb.config.limits import format_size, parse_size
+from deepthinker_nb.errors import ConfigError
+
+DEFAULT_IMAGE = "deepthinker-nb-kernel:latest"
+
+
+class MountError(ConfigError):
+    """A path to mount into the kernel container does not exist on the host."""
+
+
+def _number(value: object, name: str, minimum: float, kind: type = float) -> None:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float) if kind is float else int)
+    if not ok or value < minimum:  # type: ignore[operator]
+        what = "an int" if kind is int else "a number"
+        raise ConfigError(f"DockerConfig.{name}: must be {what} >= {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    """How a kernel container is started. Every default is the hardened choice."""
+
+    image: str = DEFAULT_IMAGE
+    memory_limit: str = "512m"
+    """Memory and memory+swap limit (no swap); exceeding it OOM-kills the kernel."""
+    cpu_limit: float = 1.0
+    """CPU quota; BLAS / OpenMP thread counts are set from it."""
+    network_disabled: bool = True
+    """``--network none``; the kernel is reached through ipc sockets in a mounted dir."""
+    pids_limit: int = 256
+    read_only: bool = True
+    """Read-only root file system; ``/tmp`` is a tmpfs of ``tmpfs_size``."""
+    user: str | None = None
+    """``uid[:gid]`` of the kernel; None: the host user, or 1000:1000 when the host is root."""
+    tmpfs_size: str = "256m"
+    mounts: tuple[tuple[str, str], ...] = ()
+    """Extra read-only mounts as (host path, container path) pairs."""
+    env: tuple[tuple[str, str], ...] = ()
+    startup_timeout: float = 60.0
+    execution_timeout: float = 30.0
+    network_allowlist: tuple[str, ...] = ()
+    """Hosts a networked profile intends to reach. Passed to the kernel as
+    ``DEEPTHINKER_NETWORK_ALLOWLIST``; not enforced by the engine (see docs/docker.md)."""
+    gpu: bool = False
+    """Request all GPUs, when the engine has a GPU runtime."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image, str) or not self.image.strip():
+            raise ConfigError("DockerConfig.image: must name an image, e.g. " + DEFAULT_IMAGE)
+        parse_size(self.memory_limit, "DockerConfig.memory_limit")
+        parse_size(self.tmpfs_size, "DockerConfig.tmpfs_size")
+        if parse_size(self.memory_limit) < 6 * 1024**2:
+            raise ConfigError("DockerConfig.memory_limit: Docker needs at least 6m")
+        _number(self.cpu_limit, "cpu_limit", 0.01)
+        _number(self.pids_limit, "pids_limit", 8, int)
+        _number(self.startup_timeout, "startup_timeout", 0.1)
+        _number(self.execution_timeout, "execution_timeout", 0.1)
+        if self.user is not None:
+            uid, _, gid = str(self.user).partition(":")
+            if not uid.isdigit() or (gid and not gid.isdigit()):
+                raise ConfigError(
+                    f"DockerConfig.user: expected 'uid' or 'uid:gid' numbers, got {self.user!r}"
+                )
+            if int(uid) == 0:
+                raise ConfigError("DockerConfig.user: kernels never run as root; use '1000:1000'")
+        env = dict(self.env.items() if isinstance(self.env, dict) else self.env)
+        object.__setattr__(self, "env", tuple((str(k), str(v)) for k, v in env.items()))
+        mounts = self.mounts.items() if isinstance(self.mounts, dict) else self.mounts
+        object.__setattr__(self, "mounts", tuple((str(h), str(c)) for h, c in mounts))
+        object.__setattr__(self, "network_allowlist", tuple(self.network_allowlist))
+        for host, container in self.mounts:
+            if not Path(host).exists():
+                raise MountError(
+                    f"DockerConfig.mounts: host path {host!r} does not exist; create it or "
+                    "remove the mount"
+                )
+            if not container.startswith("/"):
+                raise ConfigError(
+                    f"DockerConfig.mounts: container path {container!r} must be absolute"
+                )
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_size(self.memory_limit)
+
+    @property
+    def memory_label(self) -> str:
+        return format_size(self.memory_bytes)
+
+    def replace(self, **changes) -> DockerConfig:
+        return replace(self, **changes)
+
+
+PROFILES: dict[str, DockerConfig] = {
+    "SAFE_ML": DockerConfig(
+        memory_limit="512m", cpu_limit=1.0, network_disabled=True, execution_timeout=30.0
+    ),
+    "GPU_ML": DockerConfig(
+        memory_limit="16g", cpu_limit=4.0, network_disabled=True, gpu=True, pids_limit=1024,
+        tmpfs_size="2g", execution_timeout=600.0,
+    ),
+    "BROWSER": DockerConfig(
+        memory_limit="4g", cpu_limit=2.0, network_disabled=False, pids_limit=512,
+        network_allowlist=("127.0.0.1",), execution_timeout=120.0,
+    ),
+    "TRUSTED": DockerConfig(
+        memory_limit="32g", cpu_limit=8.0, network_disabled=False, pids_limit=4096,
+        tmpfs_size="4g", execution_timeout=3600.0,
+    ),
+}
+SAFE_ML = PROFILES["SAFE_ML"]
+GPU_ML = PROFILES["GPU_ML"]
+BROWSER = PROFILES["BROWSER"]
+TRUSTED = PROFILES["TRUSTED"]
+
+
+def profile(name: str) -> DockerConfig:
+    """The preset called ``name`` (case-insensitive), or a ConfigError listing the known ones."""
+    try:
+        return PROFILES[name.upper()]
+    except (KeyError, AttributeError):
+        raise ConfigError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}")

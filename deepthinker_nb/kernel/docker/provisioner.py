@@ -1,0 +1,317 @@
+"""``DockerKernelProvisioner``: jupyter_client starts, signals and reaps kernels in containers.
+
+Anything that starts kernels by kernelspec name (our sessions, papermill, nbclient,
+``jupyter console``, JupyterLab) gets a hardened container through this class.
+
+* Transport: with the network disabled the kernel's ZeroMQ sockets are ``ipc`` files in a short
+  per-kernel dir (``/tmp/dtk-XXXXXXXX``) bind-mounted at the same path; the host connects to the
+  same files. With the network allowed: ``tcp`` on ports published to 127.0.0.1 only.
+  Messages are signed with the connection key either way.
+* Ownership: the kernel runs as a non-root user. When the host is root, the socket dir,
+  connection file and the top of the working dir are chowned to that user (so the kernel can
+  create its sockets and write results); a non-root host runs the kernel under its own uid.
+* Per-session options arrive from ``KernelManager.start_kernel(cwd=..., deepthinker_config=...,
+  deepthinker_data_dirs=[...])``; under papermill they are absent and the config comes from the
+  kernelspec's provisioner config (``image``, ``profile``, ``options``) and a fresh temporary
+  working dir that is removed at cleanup.
+* State: ``poll()`` reads a cache fed by Docker's event stream (see ``watcher``), so an
+  OOM-killed kernel is seen within a second and :meth:`death_reason` says why it died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from traitlets import Dict, Unicode
+
+from deepthinker_nb.config.docker import DockerConfig, profile
+from deepthinker_nb.kernel.docker import orphans
+from deepthinker_nb.kernel.docker.container import KERNEL_PORT_NAMES, build_run_spec
+from deepthinker_nb.kernel.docker.engine import MountError, get_client, require_image
+from deepthinker_nb.kernel.docker.watcher import ContainerState, EventWatcher
+
+KERNEL_ARGV = ["python", "-m", "deepthinker_nb_launcher", "-f", "{connection_file}"]
+_gc_done_for_pid: int | None = None
+
+
+def resolve_user(config: DockerConfig) -> tuple[str, int, int]:
+    """``uid:gid`` the kernel runs as: the config's, else the host user's (1000 for root)."""
+    if config.user:
+        uid_s, _, gid_s = str(config.user).partition(":")
+        uid = int(uid_s)
+        return str(config.user), uid, int(gid_s or uid)
+    uid, gid = (os.getuid(), os.getgid()) if os.geteuid() != 0 else (1000, 1000)
+    return f"{uid}:{gid}", uid, gid
+
+
+def gpu_available(client) -> bool:
+    """A GPU is requested only where the engine can provide one."""
+    try:
+        runtimes = client.info().get("Runtimes") or {}
+    except Exception:
+        return False
+    return "nvidia" in runtimes or Path("/dev/nvidia0").exists()
+
+
+def check_mounts(workdir: str | None, data_dirs: list[str]) -> None:
+    for path in ([workdir] if workdir else []) + list(data_dirs):
+        if not Path(path).exists():
+            raise MountError(
+                f"cannot mount {path!r} into the kernel container: it does not exist on the host"
+            )
+
+
+class DockerKernelProvisioner(KernelProvisionerBase):
+    """Kernel provisioner running ipykernel in a hardened Docker container."""
+
+    image = Unicode("", config=True, help="Image to use when the session gives no DockerConfig.")
+    profile = Unicode("", config=True, help="Execution profile (SAFE_ML, ...) used as defaults.")
+    options = Dict(config=True, help="Extra DockerConfig fields, e.g. {'memory_limit': '1g'}.")
+
+    container_id: str | None = None
+    config: DockerConfig | None = None
+    sockdir: Path | None = None
+    workdir: str | None = None
+    tmp_workdir: Path | None = None
+    _state: ContainerState | None = None
+    _last_inspect: float = 0.0
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def _default_config(self) -> DockerConfig:
+        base = profile(self.profile) if self.profile else DockerConfig()
+        changes = dict(self.options or {})
+        if self.image:
+            changes["image"] = self.image
+        return base.replace(**changes) if changes else base
+
+    @property
+    def has_process(self) -> bool:
+        return self.container_id is not None
+
+    # -- launch --------------------------------------------------------------------------------
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        global _gc_done_for_pid
+        km = self.parent
+        config = kwargs.pop("deepthinker_config", None) or self._default_config()
+        data_dirs = [str(Path(d).resolve()) for d in kwargs.pop("deepthinker_data_dirs", ()) or ()]
+        cwd = kwargs.pop("cwd", None)
+        host_env = kwargs.pop("env", None) or {}  # the host's environment stays on the host
+        session = str(host_env.get("JPY_SESSION_NAME") or "")
+        kwargs.pop("extra_arguments", None)
+        self.config = config
+
+        client = get_client()
+        require_image(client, config.image)
+        if _gc_done_for_pid != os.getpid():  # the first start of a process removes orphans
+            _gc_done_for_pid = os.getpid()
+            await asyncio.to_thread(orphans.gc, client)
+        EventWatcher.instance()  # subscribed before the container exists
+
+        if cwd:
+            self.workdir = str(Path(cwd).resolve())
+        elif self.workdir is None:  # papermill without --cwd: a private temporary working dir
+            self.tmp_workdir = Path(tempfile.mkdtemp(prefix="dtk-work-"))
+            self.workdir = str(self.tmp_workdir)
+        check_mounts(self.workdir, data_dirs)
+        user, uid, gid = resolve_user(config)
+
+        if self.sockdir is None or not self.sockdir.exists():
+            self.sockdir = orphans.make_sockdir()
+            km.connection_file = str(self.sockdir / "kernel.json")
+            km._connection_file_written = False
+            if config.network_disabled:
+                km.transport = "ipc"
+                km.ip = str(self.sockdir / "k")
+            else:
+                from jupyter_client.provisioning.local_provisioner import LocalPortCache
+
+                km.transport, km.ip = "tcp", "127.0.0.1"
+                cache = LocalPortCache.instance()
+                for name in KERNEL_PORT_NAMES:
+                    setattr(km, name, cache.find_available_port("127.0.0.1"))
+        km.write_connection_file()
+        # not km.format_kernel_cmd(): it would swap "python" for the HOST's sys.executable
+        command = [
+            a.replace("{connection_file}", km.connection_file) for a in self.kernel_spec.argv
+        ]
+        ports: list[int] = []
+        if not config.network_disabled:  # the kernel binds all interfaces of its own netns
+            info = json.loads(Path(km.connection_file).read_text())
+            info["ip"] = "0.0.0.0"
+            inner = self.sockdir / "kernel-container.json"
+            inner.write_text(json.dumps(info))
+            os.chmod(inner, 0o600)
+            command = [str(inner) if a == km.connection_file else a for a in command]
+            ports = [int(info[name]) for name in KERNEL_PORT_NAMES]
+        self._share_with_kernel(uid, gid)
+
+        session = session or str(getattr(getattr(km, "session", None), "session", "") or "")
+        labels = orphans.owner_labels(session=session, kernel_id=self.kernel_id or "")
+        labels[orphans.LABEL_SOCKDIR] = str(self.sockdir)
+        if self.tmp_workdir is not None:
+            labels[orphans.LABEL_TMPWORK] = str(self.tmp_workdir)
+        spec_env = {k: str(v) for k, v in (self.kernel_spec.env or {}).items()}
+        spec = build_run_spec(
+            config, command=command, workdir=self.workdir, data_dirs=data_dirs,
+            sockdir=str(self.sockdir), labels=labels, user=user, ports=ports,
+            extra_env=spec_env, gpu_available=config.gpu and gpu_available(client),
+            name=f"dtk-{(self.kernel_id or os.urandom(6).hex())[:12]}-{os.urandom(2).hex()}",
+        )
+        kwargs["cmd"] = command
+        kwargs["run_spec"] = spec
+        return kwargs
+
+    def _share_with_kernel(self, uid: int, gid: int) -> None:
+        """Let the kernel's user create sockets and results where the host expects them."""
+        assert self.sockdir is not None and self.workdir is not None
+        if os.geteuid() == 0:
+            for path in (self.sockdir, self.sockdir / "kernel.json",
+                         self.sockdir / "kernel-container.json"):
+                if path.exists():
+                    os.chown(path, uid, gid)
+            st = os.stat(self.workdir)
+            if st.st_uid != uid:
+                os.chown(self.workdir, uid, gid)
+        elif os.getuid() != uid:
+            raise MountError(
+                f"DockerConfig.user {uid} differs from the host user {os.getuid()}: the kernel's "
+                "sockets would be unreachable; leave DockerConfig.user unset"
+            )
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
+        spec = kwargs["run_spec"]
+        assert self.config is not None
+        create_kwargs = spec.create_kwargs(self.config)
+
+        def _create_and_start() -> str:
+            client = get_client()
+            container = client.containers.create(**create_kwargs)
+            try:
+                container.start()
+            except Exception:
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+                raise
+            return container.id
+
+        self.container_id = await asyncio.to_thread(_create_and_start)
+        self._state = EventWatcher.instance().state(self.container_id)
+        return self.parent.get_connection_info()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _refresh(self, force: bool = False) -> ContainerState | None:
+        """Fallback when the event stream is down: inspect at most every 0.5 s."""
+        state = self._state
+        if state is None or self.container_id is None:
+            return state
+        if state.exit_code is None and (force or not EventWatcher.instance().alive):
+            now = time.monotonic()
+            if force or now - self._last_inspect > 0.5:
+                self._last_inspect = now
+                try:
+                    attrs = get_client().api.inspect_container(self.container_id)["State"]
+                except Exception:
+                    state.exit_code = -1
+                    return state
+                state.oom_killed = state.oom_killed or bool(attrs.get("OOMKilled"))
+                if not attrs.get("Running") and attrs.get("Status") in ("exited", "dead"):
+                    state.exit_code = int(attrs.get("ExitCode", -1))
+        return state
+
+    async def poll(self) -> int | None:
+        state = self._refresh()
+        if state is None:
+            return 0 if self.container_id is None else None
+        return state.exit_code
+
+    async def wait(self) -> int | None:
+        while self.container_id is not None:
+            code = await self.poll()
+            if code is not None:
+                return code
+            await asyncio.sleep(0.05)
+        return None
+
+    def death_reason(self) -> str | None:
+        """Why the kernel died (``out of memory (limit 512m)``, ``exited with code 1``)."""
+        state = self._state
+        if state is None or state.exit_code is None:
+            return None
+        if not state.oom_killed and state.exit_code == 137:
+            with contextlib.suppress(Exception):  # the oom event may trail the die event
+                attrs = get_client().api.inspect_container(self.container_id)["State"]
+                state.oom_killed = bool(attrs.get("OOMKilled"))
+        if state.oom_killed:
+            limit = self.config.memory_limit if self.config else "?"
+            return f"out of memory (limit {limit})"
+        return f"exited with code {state.exit_code}"
+
+    # -- signals -------------------------------------------------------------------------------
+
+    async def send_signal(self, signum: int) -> None:
+        if self.container_id is None or (await self.poll()) is not None:
+            return
+        name = signal.Signals(signum).name
+
+        def _kill() -> None:
+            with contextlib.suppress(Exception):  # already gone: nothing to signal
+                get_client().api.kill(self.container_id, signal=name)
+
+        await asyncio.to_thread(_kill)
+
+    async def kill(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGKILL)
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self.send_signal(signal.SIGTERM)
+
+    def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
+        return min(recommended, 5.0)
+
+    def get_stable_start_time(self, recommended: float = 10.0) -> float:
+        return recommended
+
+    # -- cleanup -------------------------------------------------------------------------------
+
+    async def cleanup(self, restart: bool = False) -> None:
+        """Remove the container; unless restarting, also the socket dir and temp workdir."""
+        cid, self.container_id = self.container_id, None
+        if cid is not None:
+            def _remove() -> None:
+                with contextlib.suppress(Exception):
+                    get_client().api.remove_container(cid, force=True)
+
+            await asyncio.to_thread(_remove)
+            EventWatcher.instance().forget(cid)
+        if not restart:
+            orphans.remove_sockdir(self.sockdir)
+            orphans.remove_tmp_workdir(self.tmp_workdir)
+            self.sockdir = self.tmp_workdir = None
+            self.workdir = None
+
+    # -- persistence (jupyter_server) -----------------------------------------------------------
+
+    async def get_provisioner_info(self) -> dict[str, Any]:
+        info = await super().get_provisioner_info()
+        info.update(container_id=self.container_id, sockdir=str(self.sockdir or ""))
+        return info
+
+    async def load_provisioner_info(self, provisioner_info: dict) -> None:
+        await super().load_provisioner_info(provisioner_info)
+        self.container_id = provisioner_info.get("container_id")
+        sockdir = provisioner_info.get("sockdir")
+        self.sockdir = Path(sockdir) if sockdir else None
+        if self.container_id:
+            self._state = EventWatcher.instance().state(self.container_id)
