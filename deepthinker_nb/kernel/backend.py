@@ -1,0 +1,106 @@
+"""The seam between a kernel session and where its kernel runs.
+
+A backend names a kernelspec whose provisioner does the launching (jupyter_client's own
+lifecycle: pre_launch, launch, poll, signal, kill, cleanup). The backend adds what a provisioner
+cannot know on its own: the typed per-session config, checks that fail fast before anything
+starts, and a description for run manifests. Backends are plug-ins found through the entry point
+group ``deepthinker_nb.kernel_backends``, so a new backend needs no change here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, ClassVar
+
+from deepthinker_nb.errors import BackendUnavailableError, ConfigError
+
+ENTRY_POINT_GROUP = "deepthinker_nb.kernel_backends"
+BACKEND_ALIASES = {"subprocess": "local"}
+
+
+class KernelBackend(ABC):
+    """One place where kernels run (a local process, a Docker container, ...)."""
+
+    name: ClassVar[str]
+    kernel_name: ClassVar[str]
+    """The kernelspec name, as papermill's ``-k`` or JupyterLab would use it."""
+    provisioner_name: ClassVar[str]
+    config_type: ClassVar[type]
+
+    def default_config(self) -> Any:
+        return self.config_type()
+
+    def coerce_config(self, config: Any) -> Any:
+        """The config to use: the default for ``None``, else checked against ``config_type``."""
+        if config is None:
+            return self.default_config()
+        if not isinstance(config, self.config_type):
+            raise ConfigError(
+                f"backend {self.name!r} takes a {self.config_type.__name__}, "
+                f"got {type(config).__name__}"
+            )
+        return config
+
+    @abstractmethod
+    def kernel_spec(self) -> dict[str, Any]:
+        """The kernel.json content, naming this backend's provisioner."""
+
+    def launch_kwargs(
+        self, config: Any, workdir: Path, data_dirs: Sequence[Path] = ()
+    ) -> dict[str, Any]:
+        """Keyword arguments for ``KernelManager.start_kernel``; the provisioner pops its own."""
+        return {
+            "cwd": str(workdir),
+            "deepthinker_config": config,
+            "deepthinker_data_dirs": [str(Path(d)) for d in data_dirs],
+        }
+
+    def preflight(self, config: Any) -> None:  # noqa: B027 - optional hook
+        """Raise a one-line error now if the kernel cannot start (engine down, image missing)."""
+
+    def describe(self, config: Any) -> dict[str, Any]:
+        """What a run manifest records about where the code ran."""
+        return {"backend": self.name, "kernel_name": self.kernel_name}
+
+    def gc(self) -> int:
+        """Remove what crashed sessions left behind; returns how many things were removed."""
+        return 0
+
+
+@cache
+def _registry() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available_backends() -> list[str]:
+    return sorted(_registry())
+
+
+def get_backend(name: str) -> KernelBackend:
+    """The backend registered as ``name`` (``subprocess`` is an alias of ``local``)."""
+    key = BACKEND_ALIASES.get(name, name)
+    registry = _registry()
+    if key not in registry:
+        known = ", ".join(available_backends()) or "none (is deepthinker-nb installed?)"
+        raise BackendUnavailableError(f"unknown kernel backend {name!r}; available: {known}")
+    try:
+        backend_cls = registry[key].load()
+    except ImportError as exc:
+        raise BackendUnavailableError(f"kernel backend {name!r} cannot be loaded: {exc}") from exc
+    return backend_cls()
+
+
+def backend_for_kernel_name(kernel_name: str) -> KernelBackend | None:
+    """The backend whose kernelspec is called ``kernel_name``, if any."""
+    for name in available_backends():
+        try:
+            backend = get_backend(name)
+        except BackendUnavailableError:
+            continue
+        if backend.kernel_name == kernel_name:
+            return backend
+    return None

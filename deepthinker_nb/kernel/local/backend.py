@@ -1,0 +1,40 @@
+"""The local backend: ipykernel as a sandboxed subprocess of this Python."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from deepthinker_nb.config.local import LocalConfig
+from deepthinker_nb.kernel.backend import KernelBackend
+
+
+class LocalBackend(KernelBackend):
+    name = "local"
+    kernel_name = "deepthinker-local"
+    provisioner_name = "deepthinker-local-provisioner"
+    config_type = LocalConfig
+
+    def kernel_spec(self) -> dict[str, Any]:
+        return {
+            "argv": [sys.executable, "-m", "deepthinker_nb.kernel.launcher",
+                     "-f", "{connection_file}"],
+            "display_name": "Python 3 (deepthinker local sandbox)",
+            "language": "python",
+            "interrupt_mode": "signal",
+            "env": {},
+            "metadata": {
+                "debugger": False,
+                "kernel_provisioner": {"provisioner_name": self.provisioner_name, "config": {}},
+            },
+        }
+
+    def describe(self, config: Any) -> dict[str, Any]:
+        config = self.coerce_config(config)
+        return {
+            "backend": self.name,
+            "kernel_name": self.kernel_name,
+            "python": sys.version.split()[0],
+            "executable": sys.executable,
+            "limits": config.limits.to_dict(),
+        }

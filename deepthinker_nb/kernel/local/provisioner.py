@@ -1,0 +1,171 @@
+"""The local kernel provisioner: ipykernel in a subprocess with a clean environment, its own
+working directory, rlimits and a process group that dies with it.
+
+It extends jupyter_client's LocalProvisioner, so papermill, nbclient and JupyterLab start it by
+kernelspec name exactly as they start any kernel; KernelSession passes a typed LocalConfig
+through ``start_kernel(deepthinker_config=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+from traitlets import Dict, Integer, List, Unicode
+
+from deepthinker_nb.config.limits import ResourceLimits, format_size
+from deepthinker_nb.config.local import DEFAULT_ENV_ALLOWLIST, LocalConfig
+from deepthinker_nb.kernel.local.environment import scrub_environment
+from deepthinker_nb.kernel.local.limits import RLIMITS_ENV, encode_limits
+from deepthinker_nb.kernel.local.processes import TOKEN_ENV, kill_group, kill_token_holders
+
+OUTPUT_LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
+_MEMORY_SIGNS = re.compile(
+    r"MemoryError|Cannot allocate memory|bad_alloc|out of memory|Unable to allocate", re.I
+)
+
+
+class LocalKernelProvisioner(LocalProvisioner):
+    """Launch ipykernel locally under deepthinker-nb's sandbox rules."""
+
+    limits = Dict(
+        help="ResourceLimits fields (memory, cpu_seconds, open_files, processes, file_size)"
+    ).tag(config=True)
+    env_allowlist = List(Unicode(), default_value=list(DEFAULT_ENV_ALLOWLIST)).tag(config=True)
+    output_limit = Integer(
+        4 * 1024 * 1024, help="Characters per stream per cell the kernel may send."
+    ).tag(config=True)
+
+    _workdir: Path | None = None
+    _owns_workdir = False
+    _state_dir: Path | None = None
+    _log_file: Any = None
+    _token: str | None = None
+    _exit_code: int | None = None
+    _config: LocalConfig | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        config = kwargs.pop("deepthinker_config", None) or self._config
+        kwargs.pop("deepthinker_data_dirs", None)  # local kernels see the host file system
+        if config is None:
+            config = LocalConfig(limits=ResourceLimits.from_dict(dict(self.limits)),
+                                 env_allowlist=tuple(self.env_allowlist))
+        self._config = config
+
+        cwd = kwargs.get("cwd")
+        if cwd:
+            self._workdir = Path(cwd).resolve()
+        elif self._workdir is None:  # keep the same dir across restarts
+            self._workdir = Path(tempfile.mkdtemp(prefix="dtnb-work-"))
+            self._owns_workdir = True
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        kwargs["cwd"] = str(self._workdir)
+
+        kwargs = await super().pre_launch(**kwargs)
+        self._token = uuid.uuid4().hex
+        extra = dict(self.kernel_spec.env or {}) if self.kernel_spec else {}
+        extra.update(dict(config.env))
+        extra.update(
+            {
+                RLIMITS_ENV: encode_limits(config.limits),
+                OUTPUT_LIMIT_ENV: str(self.output_limit),
+                "DEEPTHINKER_PARENT_WATCH": "1",
+                TOKEN_ENV: self._token,
+                "DEEPTHINKER_WORKDIR": str(self._workdir),
+            }
+        )
+        host_env = kwargs.get("env") or os.environ
+        kwargs["env"] = scrub_environment(
+            host_env, config.env_allowlist, workdir=self._workdir, extra=extra
+        )
+        for key in ("JPY_SESSION_NAME",):
+            if key in host_env:
+                kwargs["env"][key] = host_env[key]
+        (self._workdir / ".home").mkdir(exist_ok=True)
+        return kwargs
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        if self._state_dir is None:
+            self._state_dir = Path(tempfile.mkdtemp(prefix="dtnb-state-"))
+        self._close_log()
+        self._log_file = open(self._state_dir / "kernel.log", "ab")  # noqa: SIM115
+        kwargs.setdefault("stdout", self._log_file)
+        kwargs.setdefault("stderr", self._log_file)
+        self._exit_code = None
+        return await super().launch_kernel(cmd, **kwargs)
+
+    async def poll(self) -> int | None:
+        code = await super().poll()
+        if self.process is not None and code is not None:
+            self._exit_code = code
+        return code
+
+    async def wait(self) -> int | None:
+        code = await super().wait()
+        if code is not None and self._exit_code is None:
+            self._exit_code = code
+        return code
+
+    async def cleanup(self, restart: bool = False) -> None:
+        # The kernel may be gone while its children live on in its group, or outside it.
+        kill_group(self.pgid)
+        if self._token:
+            kill_token_holders(self._token)
+        self._close_log()
+        await super().cleanup(restart=restart)
+        if not restart:
+            if self._owns_workdir and self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+            if self._state_dir is not None:
+                shutil.rmtree(self._state_dir, ignore_errors=True)
+                self._state_dir = None
+
+    # -- what deepthinker-nb adds ----------------------------------------------------------
+    @property
+    def workdir(self) -> Path | None:
+        return self._workdir
+
+    def log_tail(self, size: int = 8192) -> str:
+        """The end of the kernel's own stdout/stderr (not the cell's), for death diagnosis."""
+        if self._state_dir is None:
+            return ""
+        path = self._state_dir / "kernel.log"
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(max(0, path.stat().st_size - size))
+                return handle.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def death_reason(self) -> str | None:
+        """Why the kernel process ended, in words a researcher can act on."""
+        code = self._exit_code
+        if code is None:
+            return None
+        limits = self._config.limits if self._config else ResourceLimits()
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            reason = f"killed by signal {name}"
+            if name == "SIGXCPU":
+                reason += f" (CPU time limit of {limits.cpu_seconds} s reached)"
+        else:
+            reason = f"exited with code {code}"
+        if limits.memory and _MEMORY_SIGNS.search(self.log_tail()):
+            reason += f" (memory limit {format_size(limits.memory)} reached)"
+        return reason
+
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None

@@ -1,0 +1,419 @@
+"""One managed kernel: start it, run cells in it, keep control of it whatever the cell does.
+
+``AsyncKernelSession`` is the core, on jupyter_client's async API. ``KernelSession`` is its
+blocking facade for scripts and the seed API. Every cell passes the scan gate first; a cell that
+runs too long is interrupted and, if the kernel does not answer, restarted; a kernel that dies is
+reported with its reason and replaced, so the next cell runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from jupyter_client import AsyncKernelManager
+
+from deepthinker_nb.errors import ConfigError, KernelError, KernelStartError
+from deepthinker_nb.kernel.backend import KernelBackend, get_backend
+from deepthinker_nb.kernel.capture import (
+    DEFAULT_OUTPUT_LIMIT,
+    OutputCallback,
+    OutputCollector,
+    StreamCallback,
+)
+from deepthinker_nb.kernel.gate import ScanGate
+from deepthinker_nb.kernel.results import CellResult, ErrorInfo
+from deepthinker_nb.kernel.specs import DeepThinkerKernelSpecManager
+from deepthinker_nb.kernel.sync import register_closer, run_sync, unregister_closer
+
+log = logging.getLogger("deepthinker_nb.kernel")
+
+LIVENESS_INTERVAL = 0.2
+"""Seconds between liveness checks while a cell is quiet: how fast a dead kernel is noticed."""
+
+_spec_manager: DeepThinkerKernelSpecManager | None = None
+
+
+def _kernel_spec_manager() -> DeepThinkerKernelSpecManager:
+    global _spec_manager
+    if _spec_manager is None:
+        _spec_manager = DeepThinkerKernelSpecManager()
+    return _spec_manager
+
+
+class AsyncKernelSession:
+    """A kernel of one backend with its working directory, scan gate and output caps."""
+
+    def __init__(
+        self,
+        backend: str | KernelBackend = "local",
+        config: Any = None,
+        *,
+        workdir: str | Path | None = None,
+        data_dirs: Sequence[str | Path] = (),
+        scan: bool = True,
+        policy: Any = None,
+        scanner: Any = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+        default_timeout: float | None = None,
+        interrupt_grace: float = 2.0,
+        startup_timeout: float | None = None,
+        restart_on_death: bool = True,
+    ) -> None:
+        self.backend = backend if isinstance(backend, KernelBackend) else get_backend(backend)
+        self.config = self.backend.coerce_config(config)
+        self.data_dirs = tuple(Path(d).resolve() for d in data_dirs)
+        for directory in self.data_dirs:
+            if not directory.exists():
+                raise ConfigError(f"data dir {str(directory)!r} does not exist")
+        self._workdir_arg = Path(workdir).resolve() if workdir is not None else None
+        self._workdir: Path | None = self._workdir_arg
+        self._owns_workdir = False
+        self.gate = ScanGate(enabled=scan, policy=policy, scanner=scanner)
+        if output_limit <= 0:
+            raise ConfigError("output_limit: must be a positive number of characters")
+        self.output_limit = output_limit
+        self.default_timeout = default_timeout
+        self.interrupt_grace = interrupt_grace
+        self.startup_timeout = startup_timeout or getattr(self.config, "startup_timeout", 60.0)
+        self.restart_on_death = restart_on_death
+        self.kernel_manager: AsyncKernelManager | None = None
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self.restarts = 0
+
+    # -- properties --------------------------------------------------------------------------
+    @property
+    def kernel_name(self) -> str:
+        return self.backend.kernel_name
+
+    @property
+    def workdir(self) -> Path:
+        if self._workdir is None:
+            raise KernelError("the session has no working dir until it is started")
+        return self._workdir
+
+    @property
+    def started(self) -> bool:
+        return self._client is not None
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    def __repr__(self) -> str:
+        state = "started" if self.started else ("closed" if self._closed else "new")
+        return f"<{type(self).__name__} {self.kernel_name} {state} workdir={self._workdir}>"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> AsyncKernelSession:
+        if self.started:
+            return self
+        if self._closed:
+            raise KernelError("this session was shut down; create a new one")
+        self.backend.preflight(self.config)
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="dtnb-"))
+            self._owns_workdir = True
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        self.kernel_manager = AsyncKernelManager(
+            kernel_name=self.kernel_name, kernel_spec_manager=_kernel_spec_manager()
+        )
+        self.kernel_manager.shutdown_wait_time = 2.0
+        try:
+            await self.kernel_manager.start_kernel(
+                **self.backend.launch_kwargs(self.config, self._workdir, self.data_dirs)
+            )
+            await self._connect()
+        except BaseException as exc:
+            await self._dispose()
+            if isinstance(exc, (KernelError, ConfigError, asyncio.CancelledError)):
+                raise
+            raise KernelStartError(f"{self.kernel_name} kernel did not start: {exc}") from exc
+        register_closer(self.shutdown)
+        return self
+
+    async def _connect(self) -> None:
+        assert self.kernel_manager is not None
+        client = self.kernel_manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=self.startup_timeout)
+        except BaseException:
+            client.stop_channels()
+            raise
+        self._client = client
+        self._poller = zmq.asyncio.Poller()
+        self._poller.register(client.iopub_channel.socket, zmq.POLLIN)
+        self._poller.register(client.shell_channel.socket, zmq.POLLIN)
+
+    async def shutdown(self) -> None:
+        """Stop the kernel and remove what the session created. Safe to call twice."""
+        self._closed = True
+        unregister_closer(self.shutdown)
+        await self._dispose()
+
+    async def _dispose(self) -> None:
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
+        km, self.kernel_manager = self.kernel_manager, None
+        if km is not None and km.has_kernel:
+            try:
+                await asyncio.wait_for(km.shutdown_kernel(now=False), timeout=10)
+            except Exception:
+                try:
+                    await km.shutdown_kernel(now=True)
+                except Exception as exc:  # pragma: no cover - last resort
+                    log.warning("could not shut down kernel: %s", exc)
+        if self._owns_workdir and self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = self._workdir_arg
+
+    async def interrupt(self) -> None:
+        if self.kernel_manager is not None and self.kernel_manager.has_kernel:
+            await self.kernel_manager.interrupt_kernel()
+
+    async def restart(self) -> None:
+        """A fresh kernel in the same working dir; variables are gone, files stay."""
+        if not self.started:
+            await self.start()
+            return
+        assert self.kernel_manager is not None
+        self._client.stop_channels()
+        self._client = None
+        try:
+            await self.kernel_manager.restart_kernel(now=True)
+            await self._connect()
+        except Exception as exc:
+            raise KernelStartError(f"{self.kernel_name} kernel did not restart: {exc}") from exc
+        self.restarts += 1
+
+    async def is_alive(self) -> bool:
+        return bool(self.kernel_manager is not None and await self.kernel_manager.is_alive())
+
+    async def __aenter__(self) -> AsyncKernelSession:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.shutdown()
+
+    # -- execution ---------------------------------------------------------------------------
+    async def execute(
+        self,
+        code: str,
+        timeout: float | None = None,
+        *,
+        on_stdout: StreamCallback | None = None,
+        on_stderr: StreamCallback | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> CellResult:
+        """Run one cell. Never raises for what the cell does; the status says what happened."""
+        if not isinstance(code, str):
+            raise TypeError(f"code must be a str, got {type(code).__name__}")
+        started = time.monotonic()
+        report = self.gate.check(code)
+        if report is not None and report.blocked:
+            return CellResult(
+                status="blocked",
+                code=code,
+                error=ErrorInfo("SecurityError", _report_summary(report)),
+                scan_report=report,
+                duration=time.monotonic() - started,
+            )
+        async with self._lock:
+            if not self.started:
+                await self.start()
+            elif not await self.is_alive():
+                await self.restart()
+            collector = OutputCollector(self.output_limit, on_stdout, on_stderr, on_output)
+            timeout = self.default_timeout if timeout is None else timeout
+            result = await self._run(code, timeout, collector)
+        result.code = code
+        result.scan_report = report
+        result.duration = time.monotonic() - started
+        return result
+
+    async def _run(self, code: str, timeout: float | None, collector: OutputCollector) -> CellResult:
+        msg_id = self._client.execute(code, store_history=True, allow_stdin=False,
+                                      stop_on_error=False)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        outcome, reply = await self._await_reply(msg_id, collector, deadline)
+        if outcome == "done":
+            return self._finished(collector, reply)
+        if outcome == "died":
+            return await self._died(collector)
+
+        # Timed out: interrupt, give the kernel a grace period to answer, then restart.
+        await self.interrupt()
+        grace_deadline = time.monotonic() + self.interrupt_grace
+        outcome, reply = await self._await_reply(msg_id, collector, grace_deadline)
+        if outcome == "died":
+            return await self._died(collector)
+        message = f"cell exceeded its {timeout:g} s timeout"
+        if outcome == "done":
+            return collector.result(
+                "timeout",
+                error=ErrorInfo("CellTimeout", message + "; interrupted, kernel state kept"),
+                timeout_action="interrupted",
+            )
+        await self.restart()
+        return collector.result(
+            "timeout",
+            error=ErrorInfo("CellTimeout", message + "; the kernel did not respond to the "
+                                                     "interrupt and was restarted (state lost)"),
+            timeout_action="restarted",
+            restarted=True,
+        )
+
+    async def _await_reply(
+        self, msg_id: str, collector: OutputCollector, deadline: float | None
+    ) -> tuple[str, dict | None]:
+        """Collect IOPub output until the reply and the idle status have both arrived.
+
+        Returns ("done", reply), ("timeout", None) or ("died", None).
+        """
+        client = self._client
+        iopub, shell = client.iopub_channel.socket, client.shell_channel.socket
+        reply: dict | None = getattr(self, "_early_reply", None)
+        self._early_reply = None
+        idle = False
+        while reply is None or not idle:
+            wait = LIVENESS_INTERVAL
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._early_reply = reply
+                    return "timeout", None
+                wait = min(wait, remaining)
+            events = dict(await self._poller.poll(int(wait * 1000) + 1))
+            if not events:
+                if not await self.is_alive():
+                    return "died", None
+                continue
+            if iopub in events:
+                while True:
+                    try:
+                        msg = await client.get_iopub_msg(timeout=0)
+                    except queue.Empty:
+                        break
+                    if msg["parent_header"].get("msg_id") != msg_id:
+                        continue
+                    if msg["header"]["msg_type"] == "status":
+                        idle = idle or msg["content"].get("execution_state") == "idle"
+                    else:
+                        await collector.handle(msg)
+            if shell in events:
+                while True:
+                    try:
+                        msg = await client.get_shell_msg(timeout=0)
+                    except queue.Empty:
+                        break
+                    if msg["parent_header"].get("msg_id") == msg_id:
+                        reply = msg
+        return "done", reply
+
+    @staticmethod
+    def _finished(collector: OutputCollector, reply: dict | None) -> CellResult:
+        content = (reply or {}).get("content", {})
+        status = "ok" if content.get("status") == "ok" else "error"
+        error = collector.error
+        if status == "error" and error is None:
+            error = ErrorInfo(content.get("ename", "Error"), content.get("evalue", ""),
+                              list(content.get("traceback", [])))
+        return collector.result(status, error=error,
+                                execution_count=content.get("execution_count"))
+
+    async def _died(self, collector: OutputCollector) -> CellResult:
+        reason = self._death_reason()
+        log.warning("%s kernel died: %s", self.kernel_name, reason)
+        restarted = False
+        if self.restart_on_death:
+            try:
+                await self.restart()
+                restarted = True
+            except KernelError as exc:
+                reason += f"; restart failed: {exc}"
+        return collector.result(
+            "died",
+            error=ErrorInfo("KernelDied", reason),
+            death_reason=reason,
+            restarted=restarted,
+        )
+
+    def _death_reason(self) -> str:
+        provisioner = getattr(self.kernel_manager, "provisioner", None)
+        explain = getattr(provisioner, "death_reason", None)
+        reason = explain() if callable(explain) else None
+        return reason or "the kernel process ended unexpectedly"
+
+
+def _report_summary(report: Any) -> str:
+    findings = list(getattr(report, "findings", []) or [])
+    if not findings:
+        return "blocked by the security scanner"
+    parts = [f"{getattr(f, 'rule_id', '?')} (line {getattr(f, 'line', '?')}): "
+             f"{getattr(f, 'message', '')}" for f in findings[:5]]
+    more = f" (+{len(findings) - 5} more)" if len(findings) > 5 else ""
+    return "blocked by the security scanner: " + "; ".join(parts) + more
+
+
+class KernelSession:
+    """Blocking facade over :class:`AsyncKernelSession` (same arguments, same behaviour)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._async = AsyncKernelSession(*args, **kwargs)
+
+    @classmethod
+    def _wrap(cls, session: AsyncKernelSession) -> KernelSession:
+        wrapper = cls.__new__(cls)
+        wrapper._async = session
+        return wrapper
+
+    @property
+    def async_session(self) -> AsyncKernelSession:
+        return self._async
+
+    def __getattr__(self, name: str) -> Any:
+        # Read-only attributes (workdir, kernel_manager, config, gate, ...) of the async core.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._async, name)
+
+    def __repr__(self) -> str:
+        return repr(self._async).replace("AsyncKernelSession", "KernelSession")
+
+    def start(self) -> KernelSession:
+        run_sync(self._async.start())
+        return self
+
+    def execute(self, code: str, timeout: float | None = None, **callbacks: Any) -> CellResult:
+        return run_sync(self._async.execute(code, timeout, **callbacks))
+
+    def interrupt(self) -> None:
+        run_sync(self._async.interrupt())
+
+    def restart(self) -> None:
+        run_sync(self._async.restart())
+
+    def shutdown(self) -> None:
+        run_sync(self._async.shutdown())
+
+    def is_alive(self) -> bool:
+        return run_sync(self._async.is_alive())
+
+    def __enter__(self) -> KernelSession:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.shutdown()
