@@ -1,0 +1,59 @@
+"""Docker tests run against the real engine.
+
+Without an engine they skip with the reason, unless ``DEEPTHINKER_REQUIRE_DOCKER=1`` (CI), where
+they fail. Whatever happens, no container labelled by this process outlives the session.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+REQUIRE = os.environ.get("DEEPTHINKER_REQUIRE_DOCKER") == "1"
+
+
+def _engine_or_reason():
+    from deepthinker_nb.config.docker import DEFAULT_IMAGE
+    from deepthinker_nb.kernel.docker.engine import (
+        DockerUnavailableError,
+        ImageMissingError,
+        get_client,
+        require_image,
+    )
+
+    try:
+        client = get_client(timeout=10)
+        require_image(client, DEFAULT_IMAGE)
+    except (DockerUnavailableError, ImageMissingError) as exc:
+        return None, str(exc)
+    return client, None
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    client, reason = _engine_or_reason()
+    if client is None:
+        if REQUIRE:
+            pytest.fail(f"DEEPTHINKER_REQUIRE_DOCKER=1 but: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return client
+
+
+def ours(client, pid: int | None = None) -> list:
+    from deepthinker_nb.kernel.docker.orphans import LABEL_OWNER
+
+    label = LABEL_OWNER if pid is None else f"{LABEL_OWNER}={pid}"
+    return client.containers.list(all=True, filters={"label": label})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_container_left_behind():
+    yield
+    client, _ = _engine_or_reason()
+    if client is None:
+        return
+    left = ours(client, os.getpid())
+    for container in left:  # never leak, even when failing
+        container.remove(force=True)
+    assert not left, f"containers left behind: {[c.name for c in left]}"
