@@ -34,7 +34,9 @@ class DataConfig:
                 f"DataConfig.task_type: {self.task_type!r} is not one of {', '.join(TASK_TYPES)}"
             )
         ratio = self.test_split_ratio
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.05 <= ratio <= 0.5:
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not (
+            0.05 <= ratio <= 0.5
+        ):
             raise ConfigError(
                 f"DataConfig.test_split_ratio: must be between 0.05 and 0.5, got {ratio!r}"
             )

@@ -137,7 +137,8 @@ class CellResult:
         if self.error is not None:
             parts.append(f"```\n{_clip(self.error.traceback_text or str(self.error))}\n```")
         for finding in self.findings:
-            parts.append(f"- `{getattr(finding, 'rule_id', '?')}` {getattr(finding, 'message', '')}")
+            rule, message = getattr(finding, "rule_id", "?"), getattr(finding, "message", "")
+            parts.append(f"- `{rule}` {message}")
         return "\n\n".join(parts)
 
     def _repr_html_(self) -> str:

@@ -244,7 +244,9 @@ class AsyncKernelSession:
         result.duration = time.monotonic() - started
         return result
 
-    async def _run(self, code: str, timeout: float | None, collector: OutputCollector) -> CellResult:
+    async def _run(
+        self, code: str, timeout: float | None, collector: OutputCollector
+    ) -> CellResult:
         msg_id = self._client.execute(code, store_history=True, allow_stdin=False,
                                       stop_on_error=False)
         deadline = None if timeout is None else time.monotonic() + timeout

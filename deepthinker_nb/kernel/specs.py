@@ -9,8 +9,8 @@ from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 
-from deepthinker_nb.kernel.backend import available_backends, get_backend
 from deepthinker_nb.errors import BackendUnavailableError
+from deepthinker_nb.kernel.backend import available_backends, get_backend
 
 
 def deepthinker_kernel_specs() -> dict[str, dict]:
