@@ -57,3 +57,9 @@ def no_container_left_behind():
     for container in left:  # never leak, even when failing
         container.remove(force=True)
     assert not left, f"containers left behind: {[c.name for c in left]}"
+
+
+@pytest.fixture
+def our_containers(docker_engine):
+    """``our_containers(pid=None)``: containers labelled by us (by ``pid`` when given)."""
+    return lambda pid=None: ours(docker_engine, pid)
