@@ -98,7 +98,7 @@ def test_no_engine_says_how_to_start_one(monkeypatch):
 
     monkeypatch.setattr(engine, "_client", None)
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/dtk-no-such-engine.sock")
-    with pytest.raises(DockerUnavailableError, match="start one .* local backend") as info:
+    with pytest.raises(DockerUnavailableError, match=r"start one .* local backend") as info:
         engine.get_client(timeout=2)
     assert "\n" not in str(info.value)
     monkeypatch.undo()

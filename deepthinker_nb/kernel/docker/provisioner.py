@@ -26,6 +26,7 @@ import json
 import os
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,19 @@ def check_mounts(workdir: str | None, data_dirs: list[str]) -> None:
             )
 
 
+def _remove_created_container(future: asyncio.Future) -> None:
+    """Done-callback: remove a container whose start nobody waits for any more."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    cid = future.result()
+
+    def _remove() -> None:
+        with contextlib.suppress(Exception):
+            get_client().api.remove_container(cid, force=True)
+
+    threading.Thread(target=_remove, name="dtk-reap", daemon=False).start()
+
+
 class DockerKernelProvisioner(KernelProvisionerBase):
     """Kernel provisioner running ipykernel in a hardened Docker container."""
 
@@ -101,6 +115,13 @@ class DockerKernelProvisioner(KernelProvisionerBase):
     # -- launch --------------------------------------------------------------------------------
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return await self._pre_launch(**kwargs)
+        except BaseException:
+            self._remove_dirs()  # nothing started yet: leave nothing behind either
+            raise
+
+    async def _pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         global _gc_done_for_pid
         km = self.parent
         config = kwargs.pop("deepthinker_config", None) or self._default_config()
@@ -205,7 +226,15 @@ class DockerKernelProvisioner(KernelProvisionerBase):
                 raise
             return container.id
 
-        self.container_id = await asyncio.to_thread(_create_and_start)
+        # Shielded: if the caller is cancelled (a pool closing mid-start), the engine call still
+        # finishes in its thread, and whatever it created is removed rather than leaked.
+        future = asyncio.ensure_future(asyncio.to_thread(_create_and_start))
+        try:
+            self.container_id = await asyncio.shield(future)
+        except BaseException:
+            future.add_done_callback(_remove_created_container)
+            self._remove_dirs()
+            raise
         self._state = EventWatcher.instance().state(self.container_id)
         return self.parent.get_connection_info()
 
@@ -296,10 +325,13 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             await asyncio.to_thread(_remove)
             EventWatcher.instance().forget(cid)
         if not restart:
-            orphans.remove_sockdir(self.sockdir)
-            orphans.remove_tmp_workdir(self.tmp_workdir)
-            self.sockdir = self.tmp_workdir = None
-            self.workdir = None
+            self._remove_dirs()
+
+    def _remove_dirs(self) -> None:
+        orphans.remove_sockdir(self.sockdir)
+        orphans.remove_tmp_workdir(self.tmp_workdir)
+        self.sockdir = self.tmp_workdir = None
+        self.workdir = None
 
     # -- persistence (jupyter_server) -----------------------------------------------------------
 
