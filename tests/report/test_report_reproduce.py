@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import nbformat
+
+from deepthinker_nb.notebook import build_notebook, execute_notebook
+from deepthinker_nb.report import reproduce, write_manifest
+from deepthinker_nb.report.reproduce import compare_metrics, extract_marked_metrics
+
+RUN = ["import json\nimport random\nrandom.seed(SEED)\nscore = round(random.random(), 6)",
+       "print('DEEPTHINKER_METRICS: ' + json.dumps({'score': score, 'n': 3}))"]
+
+
+def _make_run(run_dir, seed=1):
+    run = execute_notebook(build_notebook(RUN, parameters={"SEED": seed}), run_dir / "run.ipynb")
+    assert run.status == "ok", run.summary()
+    return extract_marked_metrics(run.notebook)
+
+
+def test_reproduce_matches_manifest_metrics(tmp_path):
+    metrics = _make_run(tmp_path)
+    write_manifest(tmp_path, {"metrics": metrics})
+    result = reproduce(tmp_path)
+    assert result.reproduced, result.summary()
+    assert result.actual == metrics
+    assert result.notebook_path == tmp_path / "run.reproduced.ipynb"
+    nbformat.validate(nbformat.read(result.notebook_path, as_version=4))
+
+
+def test_reproduce_reports_mismatch(tmp_path):
+    metrics = _make_run(tmp_path)
+    write_manifest(tmp_path, {"best": {"metrics": {**metrics, "score": metrics["score"] + 0.1}}})
+    result = reproduce(tmp_path, metrics_key="best.metrics")
+    assert not result.reproduced
+    assert set(result.mismatches) == {"score"}
+    assert "score" in result.summary()
+
+
+def test_reproduce_without_manifest_uses_marker_and_metrics_fn(tmp_path):
+    _make_run(tmp_path)
+    result = reproduce(tmp_path, metrics_fn=lambda run: {"score": -1.0, "n": 3})
+    assert not result.reproduced and set(result.mismatches) == {"score"}
+
+
+def test_compare_metrics_tolerance():
+    assert compare_metrics({"a": 0.1 + 0.2, "b": "x"}, {"a": 0.3, "b": "x"}) == {}
+    assert compare_metrics({"a": 1.0}, {}) == {"a": (1.0, None)}
+    assert compare_metrics({"a": float("nan")}, {"a": float("nan")}) == {}
