@@ -18,6 +18,10 @@ _KERNEL_DROP_MARKER = re.compile(
     r"\n\[deepthinker-nb: (\d+) more characters of \w+ dropped by the output limit\]\n"
 )
 
+_MEMORY_SIGNS = re.compile(
+    r"MemoryError|Cannot allocate memory|bad_alloc|out of memory|Unable to allocate", re.I
+)
+
 StreamCallback = Callable[[str], Any]
 OutputCallback = Callable[[RichOutput], Any]
 
@@ -124,6 +128,13 @@ class OutputCollector:
                 stream.clear()
             self.outputs.clear()
             self.outputs_size = 0
+
+    def mentions_memory_exhaustion(self) -> bool:
+        """Whether the cell's own output shows an allocation failure (evidence for a death)."""
+        texts = [*self.streams["stdout"].parts[-3:], *self.streams["stderr"].parts[-3:]]
+        if self.error is not None:
+            texts.append(f"{self.error.ename}: {self.error.evalue}")
+        return any(_MEMORY_SIGNS.search(text) for text in texts)
 
     @staticmethod
     async def _fire(callback: Callable[[Any], Any] | None, value: Any) -> None:

@@ -81,7 +81,12 @@ def _apply_rlimits(encoded: str) -> None:
         hard = resource.getrlimit(rlimit)[1]
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
-        resource.setrlimit(rlimit, (value, value))
+        # For CPU time a hard limit one second above the soft one lets SIGXCPU arrive first,
+        # so the death is reported as a CPU limit rather than an anonymous SIGKILL.
+        soft_hard = (value, value + 1) if name == "RLIMIT_CPU" else (value, value)
+        if hard != resource.RLIM_INFINITY:
+            soft_hard = (min(soft_hard[0], hard), min(soft_hard[1], hard))
+        resource.setrlimit(rlimit, soft_hard)
 
 
 def _watch_parent(interval: float = 0.5) -> None:

@@ -338,6 +338,8 @@ class AsyncKernelSession:
 
     async def _died(self, collector: OutputCollector) -> CellResult:
         reason = self._death_reason()
+        if "memory" not in reason and collector.mentions_memory_exhaustion():
+            reason += " (memory limit: the cell ran out of memory just before the kernel died)"
         log.warning("%s kernel died: %s", self.kernel_name, reason)
         restarted = False
         if self.restart_on_death:

@@ -11,6 +11,7 @@ the kernel launcher copied into the image. A build is skipped when that tag exis
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -196,7 +197,17 @@ def build_image(
             if isinstance(chunk, dict) and chunk.get("stream", "").startswith("Step"):
                 log(chunk["stream"].rstrip())
     image.tag(IMAGE_REPO, "latest")
+    _prune_old_tags(client, keep=tag)
     return BuildResult(tag, image.id, method, time.monotonic() - start)
+
+
+def _prune_old_tags(client, keep: str) -> None:
+    """Drop tags of older recipes so rebuilds do not pile up (images in use are kept)."""
+    for image in client.images.list(name=IMAGE_REPO):
+        for ref in image.tags:
+            if ref not in (keep, f"{IMAGE_REPO}:latest"):
+                with contextlib.suppress(Exception):
+                    client.images.remove(ref, noprune=False)
 
 
 _VERSIONS_SCRIPT = """

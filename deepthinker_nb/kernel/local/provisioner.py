@@ -100,13 +100,31 @@ class LocalKernelProvisioner(LocalProvisioner):
         kwargs.setdefault("stdout", self._log_file)
         kwargs.setdefault("stderr", self._log_file)
         self._exit_code = None
+        self._peak_vm = 0
         return await super().launch_kernel(cmd, **kwargs)
+
+    _peak_vm = 0
 
     async def poll(self) -> int | None:
         code = await super().poll()
-        if self.process is not None and code is not None:
-            self._exit_code = code
+        if self.process is not None:
+            if code is None:
+                self._sample_memory()
+            else:
+                self._exit_code = code
         return code
+
+    def _sample_memory(self) -> None:
+        """Remember the kernel's peak address space: after a crash it tells whether the memory
+        limit was the cause. Sessions poll while a cell is quiet, so this costs one small read."""
+        try:
+            with open(f"/proc/{self.pid}/status", "rb") as handle:
+                for line in handle:
+                    if line.startswith(b"VmPeak:"):
+                        self._peak_vm = max(self._peak_vm, int(line.split()[1]) * 1024)
+                        break
+        except (OSError, ValueError, IndexError):
+            pass
 
     async def wait(self) -> int | None:
         code = await super().wait()
@@ -161,7 +179,8 @@ class LocalKernelProvisioner(LocalProvisioner):
                 reason += f" (CPU time limit of {limits.cpu_seconds} s reached)"
         else:
             reason = f"exited with code {code}"
-        if limits.memory and _MEMORY_SIGNS.search(self.log_tail()):
+        near_limit = bool(limits.memory) and self._peak_vm >= 0.9 * limits.memory
+        if limits.memory and (near_limit or _MEMORY_SIGNS.search(self.log_tail())):
             reason += f" (memory limit {format_size(limits.memory)} reached)"
         return reason
 
