@@ -44,6 +44,18 @@ def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
     return alive
 
 
+class Processes:
+    """Process inspection for tests that prove nothing is left behind."""
+
+    launcher_processes = staticmethod(launcher_processes)
+    wait_gone = staticmethod(wait_gone)
+
+
+@pytest.fixture
+def procs() -> type[Processes]:
+    return Processes
+
+
 @pytest.fixture
 def tmp_workdir(tmp_path: Path) -> Path:
     work = tmp_path / "work"

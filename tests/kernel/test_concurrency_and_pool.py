@@ -1,0 +1,79 @@
+"""Many kernels at once, and the warm pool."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from deepthinker_nb import AsyncKernelPool, AsyncKernelSession, ConfigError, KernelPool
+
+
+
+async def test_eight_concurrent_sessions_give_correct_independent_results():
+    sessions = [AsyncKernelSession(scan=False) for _ in range(8)]
+    try:
+        await asyncio.gather(*(s.start() for s in sessions))
+        await asyncio.gather(*(s.execute(f"me = {i}") for i, s in enumerate(sessions)))
+        results = await asyncio.gather(
+            *(s.execute("import time; time.sleep(0.5); me * 1000 + sum(range(10))")
+              for s in sessions)
+        )
+        assert [r.result.text for r in results] == [str(i * 1000 + 45) for i in range(8)]
+        assert len({s.workdir for s in sessions}) == 8
+    finally:
+        await asyncio.gather(*(s.shutdown() for s in sessions))
+
+
+def test_pool_hands_out_warm_preloaded_kernels_and_refills():
+    with KernelPool(2, preload="import json as preloaded_json", scan=False) as pool:
+        pool.start(wait=True)
+        assert pool.ready_count == 2
+        start = time.perf_counter()
+        first = pool.acquire()
+        assert time.perf_counter() - start < 5  # generous: warm means no cold start
+        assert first.execute("preloaded_json.dumps(1)").result.text == "'1'"
+        pool.release(first)
+        deadline = time.monotonic() + 60
+        while pool.ready_count < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pool.ready_count == 2, "the pool refills in the background"
+
+
+def test_pool_never_hands_the_same_state_to_the_next_user():
+    with KernelPool(1, scan=False) as pool:
+        with pool.session() as first:
+            first.execute("secret = 'user one'\nopen('note.txt', 'w').write('x')")
+            first_pid = first.execute("import os; os.getpid()").result.text
+            first_dir = first.workdir
+        with pool.session(timeout=60) as second:
+            assert second.execute("secret").status == "error"
+            assert second.execute("import os; os.getpid()").result.text != first_pid
+            assert second.workdir != first_dir
+            assert not (second.workdir / "note.txt").exists()
+
+
+def test_pool_close_leaves_no_kernel_behind(procs):
+    pool = KernelPool(2, scan=False).start(wait=True)
+    held = pool.acquire()
+    pids = [int(held.execute("import os; os.getpid()").result.text)]
+    pool.close()
+    assert procs.wait_gone(pids) == []
+
+
+async def test_failing_preload_is_reported_not_hung():
+    pool = AsyncKernelPool(1, preload="raise SystemExit('bad preload')", scan=False)
+    try:
+        with pytest.raises(Exception, match="preload|start"):
+            await pool.start(wait=True)
+            await pool.acquire(timeout=30)
+    finally:
+        await pool.close()
+
+
+def test_pool_rejects_bad_size_and_shared_workdir():
+    with pytest.raises(ConfigError):
+        KernelPool(0)
+    with pytest.raises(ConfigError):
+        KernelPool(1, workdir="/tmp")

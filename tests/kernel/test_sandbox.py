@@ -1,0 +1,146 @@
+"""The local sandbox: clean environment, own working dir, rlimits, output caps, no stragglers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import psutil
+import pytest
+
+from deepthinker_nb import KernelSession, LocalConfig, ResourceLimits
+
+
+
+def test_host_secrets_are_not_visible_in_the_kernel(session):
+    assert os.environ["MY_API_TOKEN"]
+    result = session.execute("import os; sorted(os.environ)")
+    assert "MY_API_TOKEN" not in result.result.text
+    assert session.execute("import os; os.environ.get('MY_API_TOKEN')").result is None
+
+
+def test_home_points_into_the_working_dir(session):
+    home = session.execute("import os; os.environ['HOME']").result.text.strip("'")
+    assert home.startswith(str(session.workdir))
+
+
+def test_allowlisted_variables_pass_and_explicit_env_is_set(monkeypatch):
+    monkeypatch.setenv("LC_TESTING", "kept")
+    config = LocalConfig(env={"MY_SETTING": "on"})
+    with KernelSession(scan=False, config=config) as s:
+        value = s.execute("import os; (os.environ.get('LC_TESTING'), os.environ['MY_SETTING'])")
+        assert value.result.text == "('kept', 'on')"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rlimit"),
+    [
+        ("memory", "2g", "RLIMIT_AS"),
+        ("cpu_seconds", 99, "RLIMIT_CPU"),
+        ("open_files", 77, "RLIMIT_NOFILE"),
+        ("processes", 55, "RLIMIT_NPROC"),
+        ("file_size", "3m", "RLIMIT_FSIZE"),
+    ],
+)
+def test_each_rlimit_is_applied_to_the_kernel(field, value, rlimit):
+    limits = ResourceLimits(**{field: value})
+    with KernelSession(scan=False, config=LocalConfig(limits=limits)) as s:
+        soft = s.execute(f"import resource; resource.getrlimit(resource.{rlimit})[0]")
+        assert int(soft.result.text) == getattr(limits, field)
+
+
+def test_open_files_limit_is_enforced():
+    config = LocalConfig(limits=ResourceLimits(open_files=64))
+    with KernelSession(scan=False, config=config) as s:
+        result = s.execute("handles = [open(f'f{i}', 'w') for i in range(200)]")
+        assert result.status == "error" and result.error.ename == "OSError"
+        assert "Too many open files" in result.error.evalue
+
+
+def test_file_size_limit_is_enforced():
+    config = LocalConfig(limits=ResourceLimits(file_size="1m"))
+    with KernelSession(scan=False, config=config) as s:
+        result = s.execute("open('big.bin', 'wb').write(b'0' * (2 * 1024 * 1024))")
+        assert result.status == "error"
+        assert "File too large" in result.error.evalue
+
+
+def test_huge_print_is_capped_with_a_marker_and_host_memory_stays_flat():
+    host = psutil.Process()
+    with KernelSession(scan=False, output_limit=1024 * 1024) as s:
+        s.execute("1")
+        before = host.memory_info().rss
+        result = s.execute("print('x' * 10**8)", timeout=120)
+        grown = host.memory_info().rss - before
+    assert result.status == "ok"
+    assert result.stdout_truncated
+    assert len(result.stdout) < 1024 * 1024 + 200
+    assert result.dropped_bytes["stdout"] >= 10**8 - 1024 * 1024
+    assert "more characters of stdout dropped" in result.stdout
+    assert grown < 100 * 1024 * 1024, f"host grew by {grown / 1e6:.0f} MB"
+
+
+def test_a_million_prints_are_capped(session):
+    host = psutil.Process()
+    before = host.memory_info().rss
+    result = session.execute("for i in range(10**6): print(i)", timeout=180)
+    assert result.status == "ok"
+    assert result.stdout_truncated and result.stdout.startswith("0\n1\n2\n")
+    assert host.memory_info().rss - before < 100 * 1024 * 1024
+
+
+def test_children_and_setsid_grandchildren_die_with_the_kernel(procs):
+    session = KernelSession(scan=False).start()
+    code = textwrap.dedent(
+        """
+        import subprocess, os
+        child = subprocess.Popen(['sleep', '300'])
+        escaped = subprocess.Popen(['sleep', '301'], start_new_session=True)
+        (child.pid, escaped.pid)
+        """
+    )
+    pids = list(eval(session.execute(code).result.text))
+    assert all(psutil.pid_exists(p) for p in pids)
+    session.shutdown()
+    assert procs.wait_gone(pids) == []
+
+
+def test_children_die_when_the_host_process_is_killed(tmp_path, procs):
+    script = tmp_path / "host.py"
+    pid_file = tmp_path / "pids"
+    script.write_text(textwrap.dedent(f"""
+        import time
+        from deepthinker_nb import KernelSession
+        s = KernelSession(scan=False).start()
+        r = s.execute("import os, subprocess; p = subprocess.Popen(['sleep', '302']); (os.getpid(), p.pid)")
+        open({str(pid_file)!r}, 'w').write(r.result.text)
+        time.sleep(300)
+    """))
+    host = subprocess.Popen([sys.executable, str(script)])
+    try:
+        for _ in range(300):
+            if pid_file.exists() and pid_file.read_text():
+                break
+            import time
+            time.sleep(0.1)
+        pids = list(eval(pid_file.read_text()))
+    finally:
+        host.kill()
+        host.wait()
+    assert procs.wait_gone(pids, timeout=15) == []
+
+
+def test_fifty_sessions_leave_no_kernel_or_child_behind(procs):
+    before = {p.pid for p in procs.launcher_processes()}
+    for i in range(50):
+        s = KernelSession(scan=False).start()
+        if i % 5 == 0:
+            s.execute("import subprocess; subprocess.Popen(['sleep', '303'])")
+        if i % 7 == 0:
+            pid = int(s.execute("import os; os.getpid()").result.text)
+            os.kill(pid, 9)
+        s.shutdown()
+    leftover = [p.pid for p in procs.launcher_processes() if p.pid not in before]
+    assert procs.wait_gone(leftover) == []
