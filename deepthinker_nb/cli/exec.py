@@ -73,13 +73,13 @@ def run(args: argparse.Namespace) -> int:
     with KernelSession(args.backend, workdir=args.workdir, scan=not args.no_scan) as session:
         for index, cell in enumerate(cells, start=1):
             if cell.kind != "code":
-                if recorder:
+                if recorder is not None:
                     recorder.record_markdown(cell.source)
                 continue
             if not cell.source.strip():
                 continue
             result = session.execute(cell.source, args.timeout, **callbacks)
-            if recorder:
+            if recorder is not None:
                 recorder.record(cell.source, result)
             if not result.success:
                 failed = result

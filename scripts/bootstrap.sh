@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venv and install deepthinker-nb into it. Sourced by scripts/demo and
+# scripts/test so each is one command on a fresh machine. EXTRAS selects optional extras.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${DEEPTHINKER_VENV:-$ROOT/.venv}"
+PYTHON_BIN="${PYTHON_BIN:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "bootstrap: creating $VENV" >&2
+    "$PYTHON_BIN" -m venv "$VENV"
+fi
+stamp="$VENV/.deepthinker-installed-${EXTRAS:-base}"
+if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+    echo "bootstrap: installing deepthinker-nb${EXTRAS:+[$EXTRAS]} (first run only)" >&2
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRAS:+[$EXTRAS]}"
+    touch "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"
