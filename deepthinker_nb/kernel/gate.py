@@ -11,21 +11,28 @@ import logging
 from typing import Any
 
 log = logging.getLogger("deepthinker_nb.gate")
+_warned = False
 
 
 class ScanGate:
     """Scan a cell and say whether it may be sent.
 
-    ``enabled=False`` is an explicit opt-out; it is logged once per gate so it never happens
-    silently.
+    ``enabled=False`` is an explicit opt-out. It is logged (a warning the first time in a
+    process, then at info level) so it never happens silently; ``reason`` says why in the log.
     """
 
-    def __init__(self, enabled: bool = True, policy: Any = None, scanner: Any = None) -> None:
+    def __init__(
+        self, enabled: bool = True, policy: Any = None, scanner: Any = None, reason: str = ""
+    ) -> None:
+        global _warned
         self.enabled = enabled
         self.policy = policy
         self._scanner = scanner
         if not enabled:
-            log.warning("security scanning is DISABLED for this session (explicit opt-out)")
+            level = logging.INFO if _warned else logging.WARNING
+            _warned = True
+            log.log(level, "security scanning is DISABLED (explicit opt-out)%s",
+                    f": {reason}" if reason else "")
 
     @property
     def scanner(self) -> Any:

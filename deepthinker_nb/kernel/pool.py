@@ -110,7 +110,8 @@ class AsyncKernelPool:
 
     async def _preload(self, session: AsyncKernelSession) -> Any:
         # Preload code comes from the pool's owner, not from generated code: it is not scanned.
-        gate, session.gate = session.gate, type(session.gate)(enabled=False)
+        gate = session.gate
+        session.gate = type(gate)(enabled=False, reason="pool preload code")
         try:
             return await session.execute(self.preload, timeout=self.preload_timeout)
         finally:

@@ -1,0 +1,144 @@
+"""Kernel core benchmarks, each measured side by side with its baseline in the same run.
+
+  1. per-cell latency of KernelSession.execute("1+1") vs raw jupyter_client
+     BlockingKernelClient.execute_interactive on the same kind of kernel (target ratio <= 1.10);
+  2. time to the first result of "import pandas, sklearn; 1+1" from a warm preloaded pool vs a
+     cold raw jupyter_client start (target: pool p95 <= 50 ms and >= 30x faster);
+  3. throughput of 4 concurrent sessions vs 1.
+
+Run: .venv/bin/python benchmarks/bench_kernel.py [--cells 500] [--starts 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _stats import ms, summary  # noqa: E402
+from jupyter_client import KernelManager  # noqa: E402
+
+from deepthinker_nb import AsyncKernelSession, KernelPool, KernelSession  # noqa: E402
+from deepthinker_nb.kernel.specs import DeepThinkerKernelSpecManager  # noqa: E402
+
+FIRST_RESULT = "import pandas, sklearn; 1+1"
+
+
+def raw_client(kernel_name: str = "deepthinker-local"):
+    km = KernelManager(kernel_name=kernel_name, kernel_spec_manager=DeepThinkerKernelSpecManager())
+    km.start_kernel()
+    kc = km.blocking_client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    return km, kc
+
+
+def bench_latency(cells: int) -> None:
+    km, kc = raw_client()
+    session = KernelSession(scan=False).start()
+    raw, ours = [], []
+    try:
+        for _ in range(20):  # warm both
+            kc.execute_interactive("1+1", output_hook=lambda m: None)
+            session.execute("1+1")
+        for _ in range(cells):  # interleave so both see the same machine load
+            t = time.perf_counter()
+            kc.execute_interactive("1+1", output_hook=lambda m: None)
+            raw.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            session.execute("1+1")
+            ours.append(time.perf_counter() - t)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        session.shutdown()
+    r, o = summary(raw), summary(ours)
+    print(f"[latency] {cells} cells of 1+1 on deepthinker-local (scanner off on both sides)")
+    print(f"  raw jupyter_client execute_interactive  median {ms(r['median'])}  p95 {ms(r['p95'])}")
+    print(f"  KernelSession.execute                   median {ms(o['median'])}  p95 {ms(o['p95'])}")
+    print(f"  ratio ours/raw  median {o['median'] / r['median']:.3f}  p95 {o['p95'] / r['p95']:.3f}"
+          "   (target <= 1.10)")
+    scanned = KernelSession().start()
+    try:
+        times = []
+        for _ in range(cells // 5):
+            t = time.perf_counter()
+            scanned.execute("1+1")
+            times.append(time.perf_counter() - t)
+    finally:
+        scanned.shutdown()
+    print(f"  with the scanner on: median {ms(summary(times)['median'])}")
+
+
+def bench_first_result(starts: int) -> None:
+    cold = []
+    for _ in range(starts):
+        t = time.perf_counter()
+        km, kc = raw_client()
+        kc.execute_interactive(FIRST_RESULT, output_hook=lambda m: None, timeout=120)
+        cold.append(time.perf_counter() - t)
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    warm = []
+    with KernelPool(2, preload="import pandas, sklearn", scan=False) as pool:
+        pool.start(wait=True)
+        for _ in range(starts * 4):
+            while pool.ready_count < 1:
+                time.sleep(0.05)
+            t = time.perf_counter()
+            session = pool.acquire()
+            result = session.execute(FIRST_RESULT)
+            warm.append(time.perf_counter() - t)
+            assert result.success, result.summary()
+            pool.release(session)
+    c, w = summary(cold), summary(warm)
+    print(f"[first result] '{FIRST_RESULT}' in a fresh session")
+    print(f"  cold raw jupyter_client start  median {ms(c['median'])}  p95 {ms(c['p95'])}")
+    print(f"  warm preloaded KernelPool      median {ms(w['median'])}  p95 {ms(w['p95'])}"
+          "   (target p95 <= 50 ms)")
+    print(f"  speed-up cold/warm (median)    {c['median'] / w['median']:.1f}x   (target >= 30x)")
+
+
+async def _throughput(n_sessions: int, cells: int) -> float:
+    sessions = [AsyncKernelSession(scan=False) for _ in range(n_sessions)]
+    await asyncio.gather(*(s.start() for s in sessions))
+    code = "sum(i * i for i in range(20000))"
+    try:
+        t = time.perf_counter()
+        await asyncio.gather(*(_run_cells(s, code, cells) for s in sessions))
+        elapsed = time.perf_counter() - t
+    finally:
+        await asyncio.gather(*(s.shutdown() for s in sessions))
+    return n_sessions * cells / elapsed
+
+
+async def _run_cells(session: AsyncKernelSession, code: str, cells: int) -> None:
+    for _ in range(cells):
+        await session.execute(code)
+
+
+def bench_throughput(cells: int) -> None:
+    one = asyncio.run(_throughput(1, cells))
+    four = asyncio.run(_throughput(4, cells))
+    print(f"[throughput] cells/s of a small CPU-bound cell ({cells} per session)")
+    print(f"  1 session   {one:8.1f} cells/s")
+    print(f"  4 sessions  {four:8.1f} cells/s   ratio 4/1 = {four / one:.2f} "
+          "(bounded by the machine's cores)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=500)
+    parser.add_argument("--starts", type=int, default=5)
+    args = parser.parse_args()
+    bench_latency(args.cells)
+    bench_first_result(args.starts)
+    bench_throughput(max(50, args.cells // 5))
+
+
+if __name__ == "__main__":
+    main()
