@@ -10,7 +10,6 @@ import pytest
 from deepthinker_nb import AsyncKernelPool, AsyncKernelSession, ConfigError, KernelPool
 
 
-
 async def test_eight_concurrent_sessions_give_correct_independent_results():
     sessions = [AsyncKernelSession(scan=False) for _ in range(8)]
     try:
@@ -65,7 +64,7 @@ def test_pool_close_leaves_no_kernel_behind(procs):
 async def test_failing_preload_is_reported_not_hung():
     pool = AsyncKernelPool(1, preload="raise SystemExit('bad preload')", scan=False)
     try:
-        with pytest.raises(Exception, match="preload|start"):
+        with pytest.raises(Exception, match=r"preload|start"):
             await pool.start(wait=True)
             await pool.acquire(timeout=30)
     finally:

@@ -13,7 +13,6 @@ import pytest
 from deepthinker_nb import KernelSession, LocalConfig, ResourceLimits
 
 
-
 def test_host_secrets_are_not_visible_in_the_kernel(session):
     assert os.environ["MY_API_TOKEN"]
     result = session.execute("import os; sorted(os.environ)")
