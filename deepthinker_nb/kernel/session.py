@@ -31,6 +31,7 @@ from deepthinker_nb.kernel.capture import (
     StreamCallback,
 )
 from deepthinker_nb.kernel.gate import ScanGate
+from deepthinker_nb.kernel.local.orphans import temp_prefix
 from deepthinker_nb.kernel.results import CellResult, ErrorInfo
 from deepthinker_nb.kernel.specs import DeepThinkerKernelSpecManager
 from deepthinker_nb.kernel.sync import register_closer, run_sync, unregister_closer
@@ -123,7 +124,7 @@ class AsyncKernelSession:
             raise KernelError("this session was shut down; create a new one")
         self.backend.preflight(self.config)
         if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="dtnb-"))
+            self._workdir = Path(tempfile.mkdtemp(prefix=temp_prefix("session")))
             self._owns_workdir = True
         self._workdir.mkdir(parents=True, exist_ok=True)
         self.kernel_manager = AsyncKernelManager(

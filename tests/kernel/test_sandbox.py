@@ -143,3 +143,17 @@ def test_fifty_sessions_leave_no_kernel_or_child_behind(procs):
         s.shutdown()
     leftover = [p.pid for p in procs.launcher_processes() if p.pid not in before]
     assert procs.wait_gone(leftover) == []
+
+
+def test_temp_dirs_of_a_killed_host_are_removed_by_the_next_start(tmp_path):
+    from deepthinker_nb.kernel.local.orphans import orphaned_dirs, remove_orphaned_dirs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"dtnb-session-{dead.pid}-abc"
+    (stale / "sub").mkdir(parents=True)
+    mine = tmp_path / f"dtnb-session-{os.getpid()}-abc"
+    mine.mkdir()
+    assert orphaned_dirs(tmp_path) == [stale]
+    assert remove_orphaned_dirs(tmp_path) == [stale]
+    assert not stale.exists() and mine.exists()

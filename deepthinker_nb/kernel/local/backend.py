@@ -29,6 +29,11 @@ class LocalBackend(KernelBackend):
             },
         }
 
+    def gc(self) -> int:
+        from deepthinker_nb.kernel.local.orphans import remove_orphaned_dirs
+
+        return len(remove_orphaned_dirs())
+
     def describe(self, config: Any) -> dict[str, Any]:
         config = self.coerce_config(config)
         return {

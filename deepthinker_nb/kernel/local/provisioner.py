@@ -24,9 +24,11 @@ from deepthinker_nb.config.limits import ResourceLimits, format_size
 from deepthinker_nb.config.local import DEFAULT_ENV_ALLOWLIST, LocalConfig
 from deepthinker_nb.kernel.local.environment import scrub_environment
 from deepthinker_nb.kernel.local.limits import RLIMITS_ENV, encode_limits
+from deepthinker_nb.kernel.local.orphans import remove_orphaned_dirs, temp_prefix
 from deepthinker_nb.kernel.local.processes import TOKEN_ENV, kill_group, kill_token_holders
 
 OUTPUT_LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
+_gc_done_for_pid: int | None = None
 _MEMORY_SIGNS = re.compile(
     r"MemoryError|Cannot allocate memory|bad_alloc|out of memory|Unable to allocate", re.I
 )
@@ -53,6 +55,10 @@ class LocalKernelProvisioner(LocalProvisioner):
 
     # -- lifecycle -------------------------------------------------------------------------
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        global _gc_done_for_pid
+        if _gc_done_for_pid != os.getpid():  # the first start of a process removes orphans
+            _gc_done_for_pid = os.getpid()
+            remove_orphaned_dirs()
         config = kwargs.pop("deepthinker_config", None) or self._config
         kwargs.pop("deepthinker_data_dirs", None)  # local kernels see the host file system
         if config is None:
@@ -64,7 +70,7 @@ class LocalKernelProvisioner(LocalProvisioner):
         if cwd:
             self._workdir = Path(cwd).resolve()
         elif self._workdir is None:  # keep the same dir across restarts
-            self._workdir = Path(tempfile.mkdtemp(prefix="dtnb-work-"))
+            self._workdir = Path(tempfile.mkdtemp(prefix=temp_prefix("work")))
             self._owns_workdir = True
         self._workdir.mkdir(parents=True, exist_ok=True)
         kwargs["cwd"] = str(self._workdir)
@@ -94,7 +100,7 @@ class LocalKernelProvisioner(LocalProvisioner):
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         if self._state_dir is None:
-            self._state_dir = Path(tempfile.mkdtemp(prefix="dtnb-state-"))
+            self._state_dir = Path(tempfile.mkdtemp(prefix=temp_prefix("state")))
         self._close_log()
         self._log_file = open(self._state_dir / "kernel.log", "ab")  # noqa: SIM115
         kwargs.setdefault("stdout", self._log_file)
