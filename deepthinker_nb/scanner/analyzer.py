@@ -1,0 +1,1144 @@
+"""The AST visitor: one pass over a cell that tracks aliases and applies every rule.
+
+Bindings are recorded as the visitor meets them (imports, assignments, ``with ... as``), so a
+use is judged with what the cell had bound before it. Calls are judged from their arguments
+(``eval("1+1")`` passes, ``eval(text)`` does not); dangerous callables referenced anywhere
+else (stored in a list, passed to ``map``, used as a decorator) are flagged on sight.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import ipython as ipy
+from .findings import Finding
+from .folding import Folded
+from .paths import classify
+from .policy import ScanPolicy
+from .resolver import GLOBALS, PARAM_PREFIX, Resolver, SymbolTable
+from .rules import RULES
+from .severity import Severity
+from .tables import (
+    CHAR_PREFIX,
+    EXACT,
+    EXEMPT,
+    IMPORT_FLAG,
+    MODULE_ALIASES,
+    PREFIX,
+    REROOT_MODULES,
+    SENSITIVE_MODULES,
+    TAMPER_ATTRS,
+    TAMPER_READ_OK,
+    Danger,
+)
+
+C, H, M, L, INFO = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW,
+                    Severity.INFO)
+
+# Methods that take a file path or URL, whatever object they are called on.
+IO_METHODS = frozenset({
+    "read_csv", "read_table", "read_excel", "read_json", "read_parquet", "read_feather",
+    "read_hdf", "read_html", "read_xml", "read_fwf", "read_orc", "read_sas", "read_spss",
+    "read_stata", "read_pickle", "to_csv", "to_excel", "to_json", "to_parquet", "to_feather",
+    "to_hdf", "to_html", "to_latex", "to_markdown", "to_pickle", "to_xml", "to_stata",
+    "savefig", "imread", "imsave", "imwrite", "save", "savez", "savez_compressed", "savetxt",
+    "load", "load_model", "save_model", "save_weights", "load_weights", "dump", "open",
+    "loadtxt", "genfromtxt", "fromfile", "tofile", "load_workbook", "read_file", "to_file",
+    "ZipFile", "File", "write_image", "write_html", "to_netcdf", "open_dataset", "read_text",
+    "write_text", "read_bytes", "write_bytes", "Path", "glob", "iglob", "listdir", "walk",
+    "copy", "copyfile", "copytree", "move", "rename", "replace", "makedirs", "mkdir",
+    "connect", "read_sql", "from_file", "load_dataset",
+})
+# Of those, the ones whose arguments are not all paths: only arg 0 / path keywords count.
+_FIRST_ARG_ONLY = frozenset({"open", "replace", "connect", "read_sql", "glob", "iglob",
+                             "write_text", "write_bytes", "mkdir", "load", "dump",
+                             "load_dataset", "save"})
+_PATH_KWARGS = frozenset({"path", "filepath", "filepath_or_buffer", "path_or_buf", "fname",
+                          "filename", "file", "dst", "src", "root", "dir", "target",
+                          "extract_dir", "io", "path_or_buffer", "buf", "url", "urlpath",
+                          "save_path", "cache_dir", "data_home", "base_dir", "root_dir",
+                          "output_file", "logdir", "log_dir", "filepath_or_url"})
+_WRITES = frozenset({"to_csv", "to_excel", "to_json", "to_parquet", "to_feather", "to_hdf",
+                     "to_pickle", "savefig", "save", "savez", "savez_compressed", "savetxt",
+                     "dump", "tofile", "save_model", "save_weights", "write_text",
+                     "write_bytes"})
+_DATA_PARAMS = frozenset({"DATA_PATH", "TRAIN_PATH", "TEST_FEATURES_PATH"})
+_AT_OBJECT = re.compile(r"@\s*[A-Za-z_]\w*\s*[.(\[]")
+_SCRIPT_HTML = re.compile(r"<\s*script|javascript:|\son\w+\s*=", re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d]\w*")
+_DESER_LOADS = frozenset({"pickle.loads", "dill.loads", "cloudpickle.loads", "marshal.loads",
+                          "pickle._loads", "jsonpickle.decode"})
+_EVAL_CODE_ARG = {
+    "builtins.eval": ("source", 0), "builtins.exec": ("source", 0),
+    "builtins.compile": ("source", 0), "timeit.timeit": ("stmt", 0),
+    "timeit.repeat": ("stmt", 0), "timeit.Timer": ("stmt", 0), "cProfile.run": ("statement", 0),
+    "cProfile.runctx": ("statement", 0), "profile.run": ("statement", 0),
+    "profile.runctx": ("statement", 0), "IPython.get_ipython().run_cell": ("raw_cell", 0),
+    "IPython.get_ipython().ex": ("cmd", 0), "IPython.get_ipython().ev": ("expr", 0),
+}
+_CONDITIONAL = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.IfExp)
+_SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
+
+
+class TooDeep(Exception):
+    """The AST is nested deeper than the policy allows; the scanner fails closed."""
+
+
+@dataclass
+class _PayloadScan:
+    """How the analyzer asks the scanner to scan an embedded payload (decoded or magic body)."""
+
+    scan: Callable[[str, int, bool], list[Finding]]
+    depth: int
+
+
+class Analyzer(ast.NodeVisitor):
+    """Applies the rules to one parsed cell; ``run(tree)`` returns the findings."""
+
+    def __init__(self, policy: ScanPolicy, payloads: _PayloadScan,
+                 danger_cache: dict[str, tuple[Danger | None, str, str | None]],
+                 line_base: int = 0) -> None:
+        self.policy = policy
+        self.payloads = payloads
+        self.table = SymbolTable(policy.trusted_names)
+        self.resolver = Resolver(self.table)
+        self.fold_str = self.resolver.fold_str
+        self.fold = self.resolver.folder.fold
+        self.resolve = self.resolver.resolve
+        self._cache = danger_cache
+        self._found: dict[tuple[str, int], Finding] = {}
+        self._handled: set[int] = set()
+        self._alias_pos: set[int] = set()
+        self._depth = 0
+        self._max_depth = policy.max_ast_depth
+        self.identifiers: set[str] = set()
+        self.written: set[str] = set()
+        self.file_vars: dict[str, tuple[str | None, str]] = {}
+        self.path_vars: dict[str, ast.AST] = {}
+        self.threads: list[ast.AST] = []
+        self.joined = False
+        self.line_base = line_base  # for cell magics: raw line of the %% line
+
+    # -- entry points -------------------------------------------------------------------
+    def run(self, tree: ast.AST) -> list[Finding]:
+        self.visit(tree)
+        if self.threads and not self.joined:
+            self.report(self.threads[0], "detached-thread", H,
+                        "a thread is started but never joined in this cell; it would keep "
+                        "running after the cell ends")
+        return list(self._found.values())
+
+    def check_lookalikes(self, raw: str) -> list[Finding]:
+        """Identifiers written with characters that NFKC folds to something else."""
+        out: list[Finding] = []
+        if raw.isascii():
+            return out
+        seen: set[str] = set()
+        for match in _WORD.finditer(raw):
+            word = match.group(0)
+            if word.isascii() or word in seen:
+                continue
+            seen.add(word)
+            norm = unicodedata.normalize("NFKC", word)
+            if norm == word or norm not in self.identifiers:
+                continue
+            line = raw.count("\n", 0, match.start()) + 1
+            severity = H if norm.isascii() else L
+            out.append(Finding("unicode-lookalike", severity,
+                               f"identifier {word!r} is a Unicode look-alike of {norm!r} "
+                               "(Python folds identifiers with NFKC)", line, 0))
+        return out
+
+    # -- reporting ----------------------------------------------------------------------
+    def report(self, node: ast.AST | None, rule: str, severity: Severity, message: str) -> None:
+        line = getattr(node, "lineno", 1) or 1
+        col = getattr(node, "col_offset", 0) or 0
+        self._add(Finding(rule, severity, message, line, col))
+
+    def _add(self, finding: Finding) -> None:
+        key = (finding.rule_id, finding.line)
+        old = self._found.get(key)
+        if old is None or finding.severity > old.severity:
+            self._found[key] = finding
+
+    def _payload(self, node: ast.AST, text: str, what: str, ipython: bool,
+                 body_line_base: int | None = None) -> int:
+        """Scan an embedded payload; its findings are reported at ``node`` (or body lines)."""
+        if self.payloads.depth + 1 > self.policy.max_payload_depth:
+            self.report(node, "encoded-payload", C,
+                        f"{what} nests payloads deeper than {self.policy.max_payload_depth} "
+                        "levels")
+            return 1
+        inner = self.payloads.scan(text, self.payloads.depth + 1, ipython)
+        line = getattr(node, "lineno", 1)
+        for f in inner:
+            if body_line_base is not None:
+                target = body_line_base + f.line
+                msg = f.message
+            else:
+                target = line
+                msg = f"{what} (payload line {f.line}): {f.message}"
+            self._add(Finding(f.rule_id, f.severity, msg, target,
+                              f.col if body_line_base is not None else
+                              getattr(node, "col_offset", 0)))
+        return len(inner)
+
+    # -- traversal ----------------------------------------------------------------------
+    def visit(self, node: ast.AST) -> None:
+        self._depth += 1
+        if self._depth > self._max_depth:
+            raise TooDeep
+        try:
+            method = getattr(self, "visit_" + node.__class__.__name__, None)
+            if method is None:
+                self.generic_visit(node)
+            else:
+                method(node)
+        finally:
+            self._depth -= 1
+
+    def _visit_list(self, nodes: list) -> None:
+        for n in nodes:
+            if isinstance(n, ast.AST):
+                self.visit(n)
+
+    def _conditional(self, nodes: list) -> None:
+        self.table.conditional += 1
+        try:
+            self._visit_list(nodes)
+        finally:
+            self.table.conditional -= 1
+
+    # -- danger lookup ------------------------------------------------------------------
+    def danger(self, qual: str) -> tuple[Danger | None, str, str | None]:
+        """(danger, canonical name, library internal it went through) for a qualified name."""
+        cached = self._cache.get(qual)
+        if cached is not None:
+            return cached
+        result = self._danger(qual)
+        if len(self._cache) < 50_000:
+            self._cache[qual] = result
+        return result
+
+    def _danger(self, qual: str) -> tuple[Danger | None, str, str | None]:
+        if not qual or qual[0] == "<":
+            return None, qual, None
+        parts = qual.split(".")
+        parts[0] = MODULE_ALIASES.get(parts[0], parts[0])
+        via = None
+        for i in range(len(parts) - 1, 0, -1):
+            name = parts[i]
+            if name in REROOT_MODULES and parts[0] != name and "()" not in parts[i - 1]:
+                if parts[0] == "builtins" and name in ("__builtins__", "builtins"):
+                    continue
+                via = ".".join(parts[: i + 1])
+                parts = ["builtins" if name == "__builtins__" else
+                         MODULE_ALIASES.get(name, name), *parts[i + 1:]]
+                break
+        canon = ".".join(parts)
+        for k in range(len(parts), 0, -1):
+            if ".".join(parts[:k]) in EXEMPT:
+                return None, canon, via
+        if self.policy.module_allowed(canon):
+            return None, canon, via
+        denied = self.policy.module_denied(canon)
+        if denied:
+            return Danger("denied-module", H, f"uses {denied}, denied by the policy"), canon, via
+        found = EXACT.get(canon)
+        if found is not None:
+            return found, canon, via
+        for k in range(len(parts) - 1, 0, -1):
+            prefix = ".".join(parts[:k])
+            found = EXACT.get(prefix)
+            if found is not None and found.check is None:
+                return found, canon, via  # walking into a dangerous object (sys.modules.get)
+            found = PREFIX.get(prefix)
+            if found is not None:
+                if found.rule == "signal-rlimit" and parts[-1].isupper():
+                    return None, canon, via  # signal.SIGTERM etc. are constants
+                return found, canon, via
+        for prefix, found in CHAR_PREFIX:
+            if canon.startswith(prefix):
+                return found, canon, via
+        return None, canon, via
+
+    def check_ref(self, node: ast.AST, quals: set[str] | frozenset[str]) -> None:
+        """Flag a dangerous callable or object referenced outside a call."""
+        for q in quals:
+            danger, canon, via = self.danger(q)
+            if via:
+                self.report(node, "interpreter-tampering", H,
+                            f"reaches {canon.split('.')[0]} through library internals ({via})")
+            if danger is None:
+                continue
+            if danger.check:
+                if id(node) in self._alias_pos or danger.rule in ("path-escape",
+                                                                   "delete-outside-workdir"):
+                    continue
+                if danger.check in ("path", "np_load", "extract", "thread", "env_call"):
+                    continue
+                self.report(node, danger.rule, danger.severity,
+                            f"{canon} ({danger.what}) is used as a value, so its arguments "
+                            "cannot be checked")
+            else:
+                self.report(node, danger.rule, danger.severity, f"{canon} {danger.what}")
+
+    # -- names, attributes, subscripts ---------------------------------------------------
+    def visit_Name(self, node: ast.Name) -> None:
+        self.identifiers.add(node.id)
+        if node.id == "__builtins__":
+            self.report(node, "interpreter-tampering", H, "uses __builtins__ directly")
+        if isinstance(node.ctx, ast.Load) and id(node) not in self._handled:
+            quals = self.table.lookup_quals(node.id)
+            if quals:
+                self.check_ref(node, quals)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        attr = node.attr
+        self.identifiers.add(attr)
+        if attr in TAMPER_ATTRS and attr not in TAMPER_READ_OK:
+            self.report(node, "interpreter-tampering", H, f"accesses {attr}, a way out of the "
+                        "object model used by sandbox escapes")
+        if isinstance(node.ctx, ast.Load):
+            if id(node) not in self._handled:
+                self.check_ref(node, self.resolve(node))
+        else:
+            self._check_store_target(node)
+        if isinstance(node.value, (ast.Attribute, ast.Name)):
+            # The whole chain was judged above; its prefixes are module paths, not uses.
+            self._handled.add(id(node.value))
+        self.visit(node.value)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if isinstance(node.op, ast.Div) and isinstance(node.right, (ast.Constant, ast.JoinedStr,
+                                                                    ast.Name)):
+            text = self.fold_str(node.right)
+            if text and not text.replace(".", "", 1).isdigit():
+                problem = classify(text, self.policy)
+                if problem is not None and problem.kind == "escape":
+                    self.report(node, "path-escape", H, f"path join '/ {text[:60]}' leads to "
+                                f"{problem.reason}")
+        self.visit(node.left)
+        self.visit(node.right)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        key = None
+        if not isinstance(node.slice, (ast.Constant, ast.Slice)) or isinstance(
+                getattr(node.slice, "value", None), str):
+            key = self.fold_str(node.slice)
+        if key is not None and (key in ("__builtins__", "__import__") or (
+                key in TAMPER_ATTRS and key not in TAMPER_READ_OK)):
+            self.report(node, "interpreter-tampering", H, f"looks up {key!r} by name")
+        if isinstance(node.ctx, ast.Load):
+            if key is not None and id(node) not in self._handled:
+                self.check_ref(node, self.resolve(node))
+        else:
+            self._check_store_subscript(node, key)
+        self.visit(node.value)
+        self.visit(node.slice)
+
+    def _check_store_target(self, node: ast.Attribute) -> None:
+        """Assigning or deleting attributes of modules is monkeypatching the interpreter."""
+        if node.attr == "daemon":
+            self.report(node, "detached-thread", H, "makes a thread a daemon (detached)")
+            return
+        for q in self.resolve(node.value):
+            if q.startswith("<") or "()" in q:
+                continue
+            root = MODULE_ALIASES.get(q.split(".")[0], q.split(".")[0])
+            if root in SENSITIVE_MODULES or root in REROOT_MODULES or q.startswith("IPython"):
+                self.report(node, "interpreter-tampering", H,
+                            f"replaces {q}.{node.attr} (monkeypatching a sensitive module)")
+            else:
+                self.report(node, "interpreter-tampering", M,
+                            f"replaces {q}.{node.attr} (monkeypatching a library)")
+            return
+
+    def _check_store_subscript(self, node: ast.Subscript, key: str | None) -> None:
+        for q in self.resolve(node.value):
+            if q in ("os.environ", "os.environb"):
+                self._env_write(node, key)
+            elif q in ("sys.modules", "builtins", "builtins.__dict__", "sys.__dict__") or (
+                    q.endswith(".__dict__")):
+                self.report(node, "interpreter-tampering", H, f"writes into {q}")
+            elif q == GLOBALS and (key is None or key in self.table.quals
+                                   or key.startswith("__")
+                                   or key in ("eval", "exec", "open", "compile", "getattr")):
+                self.report(node, "interpreter-tampering", M,
+                            "writes into globals() with a computed or sensitive name")
+
+    def _env_write(self, node: ast.AST, key: str | None) -> None:
+        if key is None:
+            self.report(node, "env-magic", H, "sets an environment variable whose name is "
+                        "computed at run time")
+        elif ipy.DANGEROUS_ENV.match(key):
+            self.report(node, "env-magic", H, f"sets the environment variable {key}, which "
+                        "changes what programs and imports run")
+        else:
+            self.report(node, "env-magic", M, f"sets the environment variable {key}")
+
+    # -- bindings -----------------------------------------------------------------------
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            name = alias.name
+            self._flag_import(node, name)
+            if alias.asname:
+                self.table.bind(alias.asname, {name})
+            else:
+                top = name.split(".")[0]
+                self.table.bind(top, {top})
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if node.level:
+            return  # relative imports: the cell's own package, nothing to resolve
+        self._flag_import(node, module)
+        for alias in node.names:
+            if alias.name == "*":
+                self.table.star_modules.append(module)
+                continue
+            qual = f"{module}.{alias.name}"
+            self._flag_import(node, qual, submodule=True)
+            if self._is_plain_danger(qual):
+                self.check_ref(node, {qual})
+            self.table.bind(alias.asname or alias.name, {qual})
+
+    def _is_plain_danger(self, qual: str) -> bool:
+        danger, _, via = self.danger(qual)
+        return via is not None or (danger is not None and danger.check is None)
+
+    def _flag_import(self, node: ast.AST, module: str, submodule: bool = False) -> None:
+        danger = IMPORT_FLAG.get(module)
+        canon = module
+        if danger is None and not submodule:
+            parts = module.split(".")
+            for k in range(len(parts) - 1, 0, -1):
+                danger = IMPORT_FLAG.get(".".join(parts[:k]))
+                if danger:
+                    break
+        denied = self.policy.module_denied(module)
+        if denied:
+            self.report(node, "denied-module", H, f"imports {module}, denied by the policy")
+            return
+        if danger is not None and not self.policy.module_allowed(module):
+            self.report(node, danger.rule, danger.severity, f"imports {canon}, which "
+                        f"{danger.what.split(' ', 1)[0]}s {danger.what.split(' ', 1)[1]}"
+                        if " " in danger.what else f"imports {canon}")
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        value = node.value
+        if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+            self._alias_pos.add(id(value))
+        self.visit(value)
+        quals = self.resolve(value)
+        const = self._fold_const(value)
+        for target in node.targets:
+            self._bind_target(target, value, quals, const)
+            self.visit(target)
+
+    def _fold_const(self, value: ast.AST) -> Folded | None:
+        if isinstance(value, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call, ast.List,
+                              ast.Tuple, ast.Subscript, ast.ListComp, ast.GeneratorExp,
+                              ast.Name)):
+            folded = self.fold(value)
+            if folded is not None and isinstance(folded.value, (str, bytes, list, int)):
+                return folded
+        return None
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            if isinstance(node.value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+                self._alias_pos.add(id(node.value))
+            self.visit(node.value)
+            self._bind_target(node.target, node.value, self.resolve(node.value),
+                              self._fold_const(node.value))
+        self.visit(node.target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            combined = ast.BinOp(left=ast.Name(id=node.target.id, ctx=ast.Load()), op=node.op,
+                                 right=node.value)
+            self.table.bind(node.target.id, (), self.fold(combined))
+        self.visit(node.target)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self._alias_pos.add(id(node.value))
+        self.visit(node.value)
+        self._bind_target(node.target, node.value, self.resolve(node.value),
+                          self._fold_const(node.value))
+
+    def _bind_target(self, target: ast.AST, value: ast.AST | None, quals: set[str],
+                     const: Folded | None) -> None:
+        if isinstance(target, ast.Name):
+            self.table.bind(target.id, quals, const)
+            self._track_file_var(target.id, value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            elts = getattr(value, "elts", None)
+            if isinstance(value, (ast.Tuple, ast.List)) and elts is not None and len(
+                    elts) == len(target.elts):
+                for t, v in zip(target.elts, elts, strict=True):
+                    self._bind_target(t, v, self.resolve(v), self._fold_const(v))
+            else:
+                for t in target.elts:
+                    self._bind_target(t, None, set(), None)
+        elif isinstance(target, ast.Starred):
+            self._bind_target(target.value, None, set(), None)
+
+    def _track_file_var(self, name: str, value: ast.AST | None) -> None:
+        self.file_vars.pop(name, None)
+        self.path_vars.pop(name, None)
+        if isinstance(value, ast.Call):
+            quals = self.resolve(value.func)
+            if quals & {"builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open"}:
+                path = self.fold_str(value.args[0]) if value.args else None
+                mode = self.fold_str(value.args[1]) if len(value.args) > 1 else None
+                for kw in value.keywords:
+                    if kw.arg == "mode":
+                        mode = self.fold_str(kw.value)
+                self.file_vars[name] = (path, mode or "r")
+            elif any(q.startswith("pathlib.") for q in quals) or (
+                    isinstance(value.func, ast.Attribute) and value.func.attr == "join"
+                    and quals and all(q.startswith("os.path") for q in quals)):
+                self.path_vars[name] = value
+        elif value is not None and self._derives_from_param(value):
+            self.path_vars[name] = value
+
+    def visit_For(self, node: ast.For) -> None:
+        self.visit(node.iter)
+        quals: set[str] = set()
+        if isinstance(node.iter, (ast.List, ast.Tuple, ast.Set)):
+            for elt in node.iter.elts:
+                quals |= self.resolve(elt)
+        self.table.conditional += 1
+        try:
+            self._bind_target(node.target, None, quals, None)
+            self._visit_list(node.body)
+            self._visit_list(node.orelse)
+        finally:
+            self.table.conditional -= 1
+
+    visit_AsyncFor = visit_For
+
+    def visit_With(self, node: ast.With) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self._bind_target(item.optional_vars, item.context_expr,
+                                  self.resolve(item.context_expr), None)
+        self._visit_list(node.body)
+
+    visit_AsyncWith = visit_With
+
+    def visit_If(self, node: ast.AST) -> None:
+        self.visit(node.test)  # type: ignore[attr-defined]
+        self._conditional(node.body)  # type: ignore[attr-defined]
+        self._conditional(node.orelse)  # type: ignore[attr-defined]
+
+    visit_While = visit_If
+
+    def visit_Try(self, node: ast.AST) -> None:
+        self._conditional(node.body)  # type: ignore[attr-defined]
+        for handler in node.handlers:  # type: ignore[attr-defined]
+            if handler.type is not None:
+                self.visit(handler.type)
+            if handler.name:
+                self.table.bind(handler.name)
+            self._conditional(handler.body)
+        self._conditional(node.orelse)  # type: ignore[attr-defined]
+        self._conditional(node.finalbody)  # type: ignore[attr-defined]
+
+    visit_TryStar = visit_Try
+
+    def visit_Match(self, node: ast.AST) -> None:
+        self.visit(node.subject)  # type: ignore[attr-defined]
+        for case in node.cases:  # type: ignore[attr-defined]
+            if case.guard is not None:
+                self.visit(case.guard)
+            self._conditional(case.body)
+
+    def visit_FunctionDef(self, node: ast.AST) -> None:
+        self.identifiers.add(node.name)  # type: ignore[attr-defined]
+        self._visit_list(node.decorator_list)  # type: ignore[attr-defined]
+        args: ast.arguments = node.args  # type: ignore[attr-defined]
+        self._visit_list(args.defaults)
+        self._visit_list([d for d in args.kw_defaults if d is not None])
+        self.table.bind(node.name)  # type: ignore[attr-defined]
+        self.table.conditional += 1
+        try:
+            for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg,
+                      args.kwarg):
+                if a is not None:
+                    self.identifiers.add(a.arg)
+                    self.table.bind(a.arg)
+            self._visit_list(node.body)  # type: ignore[attr-defined]
+        finally:
+            self.table.conditional -= 1
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._visit_list(node.args.defaults)
+        self.table.conditional += 1
+        try:
+            for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):
+                self.table.bind(a.arg)
+            self.visit(node.body)
+        finally:
+            self.table.conditional -= 1
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.identifiers.add(node.name)
+        self._visit_list(node.decorator_list)
+        self._visit_list(node.bases)
+        self._visit_list(node.keywords)
+        self._visit_list(node.body)
+        self.table.bind(node.name)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self.visit(target)
+
+    # -- calls --------------------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        quals = self.resolve(func)
+        self._handled.add(id(func))
+        checked_path = False
+        for q in quals:
+            danger, canon, via = self.danger(q)
+            if via:
+                self.report(node, "interpreter-tampering", H,
+                            f"reaches {canon.split('.')[0]} through library internals ({via})")
+            if danger is None:
+                continue
+            if danger.check:
+                checked_path = checked_path or danger.check in ("path", "delete", "deser",
+                                                                "np_load", "torch_load")
+                getattr(self, "_check_" + danger.check)(node, canon, danger)
+            else:
+                self.report(node, danger.rule, danger.severity, f"{canon} {danger.what}")
+        if quals & {"builtins.getattr", "builtins.setattr", "builtins.delattr",
+                    "builtins.hasattr", "builtins.object.__getattribute__"}:
+            self._check_getattr(node, quals)
+        if isinstance(func, ast.Attribute):
+            self._check_method(node, func, quals, checked_path)
+        for kw in node.keywords:
+            if kw.arg == "download" and not (isinstance(kw.value, ast.Constant)
+                                             and not kw.value.value):
+                self.report(node, "network", H, "download=... fetches data from the network")
+        if id(node) not in self._handled:
+            own = {q for q in self.resolve(node) if not q.endswith("()")}
+            if own:
+                self.check_ref(node, own)
+        self.visit(func)
+        self._visit_list(node.args)
+        self._visit_list(node.keywords)
+
+    def _check_method(self, node: ast.Call, func: ast.Attribute, quals: set[str],
+                      checked_path: bool) -> None:
+        name = func.attr
+        if name in IO_METHODS and not checked_path:
+            self._check_paths(node, name)
+        if name in ("query", "eval") and (node.args or node.keywords):
+            if not any(q.startswith("builtins.") for q in quals):
+                self._check_pandas_eval(node, name, None)
+        elif name in ("extractall", "extract") and not any(
+                "tarfile" in q for q in quals):
+            self._check_extract(node, name, None)
+        elif name in ("unlink", "rmdir", "rmtree"):
+            problem = self._path_problem(func.value)
+            if problem:
+                self.report(node, "delete-outside-workdir", C,
+                            f"{name}() deletes {problem}")
+            elif self._derives_from_param(func.value, data_only=True):
+                self.report(node, "delete-outside-workdir", H, f"{name}() deletes the dataset")
+        elif name in ("symlink_to", "hardlink_to", "link_to"):
+            self.report(node, "path-escape", H, f"{name}() creates a link, which can point "
+                        "outside the working directory")
+        elif name in ("home", "expanduser") and not node.args:
+            self.report(node, "path-escape", H, f"{name}() resolves the home directory")
+        elif name == "join":
+            if not node.args or (len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
+                                 and isinstance(node.args[0].value, (int, float))):
+                self.joined = True
+        elif name == "setDaemon":
+            self.report(node, "detached-thread", H, "makes a thread a daemon (detached)")
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        self.visit(node.value)
+
+    # -- call checks (named by Danger.check) --------------------------------------------
+    def _code_arg(self, node: ast.Call, key: str, index: int) -> ast.AST | None:
+        for kw in node.keywords:
+            if kw.arg == key:
+                return kw.value
+        if len(node.args) > index:
+            return node.args[index]
+        return None
+
+    def _check_eval(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        short = canon.replace("IPython.get_ipython()", "get_ipython()")
+        if canon.endswith("run_line_magic"):
+            self._magic(node, cell=False)
+            return
+        if canon.endswith("run_cell_magic"):
+            self._magic(node, cell=True)
+            return
+        if canon.endswith(".magic"):
+            text = self.fold_str(node.args[0]) if node.args else None
+            if text is None:
+                self.report(node, "dynamic-code", C, "get_ipython().magic() with a computed "
+                            "argument")
+            else:
+                self._payload(node, "%" + text.lstrip("%"), "magic", ipython=True)
+            return
+        key, index = _EVAL_CODE_ARG.get(canon, ("source", 0))
+        arg = self._code_arg(node, key, index)
+        codes = [arg]
+        if canon.startswith("timeit."):
+            codes.append(self._code_arg(node, "setup", 1))
+        ipython = canon.startswith("IPython")
+        for code in codes:
+            if code is None:
+                continue
+            if isinstance(code, ast.Lambda) or (canon.startswith(("timeit.", "cProfile.",
+                                                                  "profile."))
+                                                and not isinstance(code, (ast.Constant,
+                                                                          ast.JoinedStr,
+                                                                          ast.BinOp,
+                                                                          ast.Call))):
+                folded = self.fold(code)
+                if folded is None or not isinstance(folded.value, (str, bytes)):
+                    continue  # a callable: timeit(lambda: ..., number=3)
+            folded = self.fold(code)
+            if folded is None or not isinstance(folded.value, (str, bytes)):
+                self.report(node, "dynamic-code", C,
+                            f"{short}() runs code computed at run time, which cannot be checked")
+                continue
+            text = folded.value
+            if isinstance(text, bytes):
+                text = text.decode("utf-8", "replace")
+            if folded.encoded:
+                self.report(node, "encoded-payload", C,
+                            f"{short}() runs a payload decoded from an encoded constant")
+            found = self._payload(node, text, f"in {short}() payload", ipython)
+            if not found and not folded.encoded:
+                self.report(node, "dynamic-code", L, f"{short}() of a constant string")
+
+    def _check_pandas_eval(self, node: ast.Call, canon: str, danger: Danger | None) -> None:
+        expr = self._code_arg(node, "expr", 0)
+        if expr is None:
+            return
+        text = self.fold_str(expr)
+        if text is None:
+            if isinstance(expr, ast.JoinedStr):
+                text = "".join(str(v.value) for v in expr.values if isinstance(v, ast.Constant))
+            else:
+                self.report(node, "pandas-eval-injection", L,
+                            f"{canon}() of an expression computed at run time")
+                return
+        if "__" in text:
+            self.report(node, "pandas-eval-injection", H,
+                        f"{canon}() expression reaches dunder attributes")
+        elif _AT_OBJECT.search(text):
+            self.report(node, "pandas-eval-injection", H,
+                        f"{canon}() expression calls or walks a Python object through @")
+        elif "@" in text:
+            self.report(node, "pandas-eval-injection", M,
+                        f"{canon}() expression reads a local variable through @")
+
+    def _path_text(self, arg: ast.AST) -> str | None:
+        text = self.fold_str(arg)
+        if text is not None:
+            return text
+        if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0],
+                                                                        ast.Constant):
+            return str(arg.values[0].value)
+        if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):
+            return self._path_text(arg.left)
+        if isinstance(arg, ast.Call) and arg.args:
+            quals = self.resolve(arg.func)
+            if any(q.startswith(("pathlib.", "os.path.join", "os.path.abspath",
+                                 "os.path.expanduser")) for q in quals):
+                return self._path_text(arg.args[0])
+        if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Div):
+            return self._path_text(arg.left)
+        if isinstance(arg, ast.Name) and arg.id in self.path_vars:
+            return self._path_text(self.path_vars[arg.id])
+        return None
+
+    def _path_problem(self, arg: ast.AST) -> str | None:
+        """A reason why this path argument leaves the sandbox (network URLs are reported)."""
+        text = self._path_text(arg)
+        if text is None:
+            return None
+        problem = classify(text, self.policy)
+        if problem is None:
+            return None
+        if problem.kind == "network":
+            self.report(arg, "network", H, f"reads or writes {problem.reason} over the network")
+            return None
+        return problem.reason
+
+    def _path_args(self, node: ast.Call, first_only: bool) -> list[ast.AST]:
+        args = [a for a in node.args if not isinstance(a, ast.Starred)]
+        if first_only:
+            args = args[:1]
+        args += [kw.value for kw in node.keywords if kw.arg in _PATH_KWARGS]
+        return args
+
+    def _check_paths(self, node: ast.Call, name: str) -> None:
+        args = self._path_args(node, name in _FIRST_ARG_ONLY)
+        if name in ("dump", "save") and len(node.args) >= 2:
+            args = [node.args[1], *args] if name == "dump" else args
+        for arg in args:
+            problem = self._path_problem(arg)
+            if problem:
+                self.report(arg, "path-escape", H, f"{name}() accesses {problem}")
+            elif name in _WRITES:
+                text = self.fold_str(arg)
+                if text:
+                    self.written.add(text)
+
+    def _check_path(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        name = canon.rsplit(".", 1)[-1]
+        first_only = canon in ("builtins.open", "io.open", "codecs.open", "os.open",
+                               "tarfile.open", "zipfile.ZipFile", "sqlite3.connect",
+                               "gzip.open", "bz2.open", "lzma.open", "h5py.File", "io.FileIO")
+        args = self._path_args(node, first_only)
+        if canon in ("joblib.dump", "torch.save") and len(node.args) >= 2:
+            args = [node.args[1], *[kw.value for kw in node.keywords if kw.arg in
+                                    ("filename", "f")]]
+        elif canon in ("numpy.save", "numpy.savez", "numpy.savez_compressed", "numpy.savetxt"):
+            args = args[:1]
+        for arg in args:
+            problem = self._path_problem(arg)
+            if problem:
+                self.report(arg, "path-escape", H, f"{name}() accesses {problem}")
+        if first_only and node.args:
+            mode = self.fold_str(node.args[1]) if len(node.args) > 1 else None
+            for kw in node.keywords:
+                if kw.arg == "mode":
+                    mode = self.fold_str(kw.value)
+            if mode and any(c in mode for c in "wax+"):
+                path = self.fold_str(node.args[0])
+                if path:
+                    self.written.add(path)
+        elif canon in ("joblib.dump", "torch.save") and len(node.args) >= 2:
+            path = self.fold_str(node.args[1])
+            if path:
+                self.written.add(path)
+        elif canon.startswith("numpy.save") and node.args:
+            path = self.fold_str(node.args[0])
+            if path:
+                self.written.add(path)
+                self.written.add(path + ".npy")
+
+    def _derives_from_param(self, node: ast.AST, data_only: bool = False) -> bool:
+        names = _DATA_PARAMS if data_only else self.table.trusted
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name):
+                for q in self.table.lookup_quals(sub.id):
+                    if q.startswith(PARAM_PREFIX) and q[len(PARAM_PREFIX):-1] in names:
+                        return True
+        return False
+
+    def _check_delete(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        target = self._code_arg(node, "path", 0) or self._code_arg(node, "src", 0)
+        if target is None:
+            return
+        problem = self._path_problem(target)
+        if problem:
+            self.report(node, "delete-outside-workdir", C, f"{canon}() deletes {problem}")
+        elif self._derives_from_param(target, data_only=True):
+            self.report(node, "delete-outside-workdir", H, f"{canon}() deletes the dataset")
+        elif canon == "shutil.rmtree" and self.fold_str(target) is None:
+            self.report(node, "delete-outside-workdir", M,
+                        "shutil.rmtree() of a directory computed at run time")
+        if canon == "shutil.move" and len(node.args) > 1:
+            problem = self._path_problem(node.args[1])
+            if problem:
+                self.report(node, "path-escape", H, f"shutil.move() writes to {problem}")
+
+    def _load_source(self, arg: ast.AST | None) -> tuple[str | None, bool]:
+        """(constant path, known) of what a load call reads; file objects are followed."""
+        if arg is None:
+            return None, False
+        if isinstance(arg, ast.Name) and arg.id in self.file_vars:
+            return self.file_vars[arg.id][0], True
+        if isinstance(arg, ast.Call):
+            quals = self.resolve(arg.func)
+            if quals & {"builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open"}:
+                return (self.fold_str(arg.args[0]) if arg.args else None), True
+        return self.fold_str(arg), True
+
+    def _check_deser(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        if canon in _DESER_LOADS:
+            arg = node.args[0] if node.args else None
+            if isinstance(arg, ast.Call) and any(
+                    q.endswith(("dumps", "dump")) for q in self.resolve(arg.func)):
+                return  # round trip in memory: pickle.loads(pickle.dumps(x))
+            folded = self.fold(arg) if arg is not None else None
+            what = "a constant payload" if folded is not None else "bytes of unknown origin"
+            self.report(node, "unsafe-deserialization", H, f"{canon}() unpickles {what}")
+            return
+        first = node.args[0] if node.args else self._code_arg(
+            node, "filepath_or_buffer", 99) or self._code_arg(node, "filename", 99) or \
+            self._code_arg(node, "f", 99) or self._code_arg(node, "file", 99)
+        path, _ = self._load_source(first)
+        if path is not None:
+            problem = classify(path, self.policy)
+            if problem is not None:
+                self.report(node, "network" if problem.kind == "network" else
+                            "unsafe-deserialization", H,
+                            f"{canon}() deserializes {problem.reason}")
+                return
+            if path in self.written or path.rstrip("/") in self.written:
+                return
+            self.report(node, "unsafe-deserialization", M,
+                        f"{canon}() deserializes {path!r}, which this cell did not write")
+            return
+        self.report(node, "unsafe-deserialization", H,
+                    f"{canon}() deserializes data of unknown origin (pickle runs code)")
+
+    def _kw_const(self, node: ast.Call, name: str) -> tuple[bool, object]:
+        for kw in node.keywords:
+            if kw.arg == name:
+                if isinstance(kw.value, ast.Constant):
+                    return True, kw.value.value
+                return True, kw.value
+        return False, None
+
+    def _check_np_load(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        self._check_path(node, canon, danger)
+        present, value = self._kw_const(node, "allow_pickle")
+        if present and value is not False:
+            self._check_deser(node, canon + "(allow_pickle=True)", danger)
+
+    def _check_torch_load(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        self._check_path(node, canon, danger)
+        present, value = self._kw_const(node, "weights_only")
+        if present and value is True:
+            return
+        self._check_deser(node, canon, danger)
+
+    def _check_yaml_load(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        present, value = self._kw_const(node, "Loader")
+        if not present and len(node.args) > 1:
+            present, value = True, node.args[1]
+        if present and isinstance(value, ast.AST):
+            names = {q.rsplit(".", 1)[-1] for q in self.resolve(value)}
+            if isinstance(value, ast.Attribute):
+                names.add(value.attr)
+            if names & set(_SAFE_YAML_LOADERS):
+                return
+        if canon.startswith("yaml.full_load"):
+            self.report(node, "unsafe-deserialization", M, f"{canon}() (FullLoader) can build "
+                        "arbitrary Python objects in old PyYAML versions")
+            return
+        self.report(node, "unsafe-deserialization", H,
+                    f"{canon}() without a safe Loader can construct arbitrary objects")
+
+    def _check_dyn_import(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        arg = self._code_arg(node, "name", 0)
+        name = self.fold_str(arg) if arg is not None else None
+        if canon == "builtins.__import__":
+            self.report(node, "interpreter-tampering", H,
+                        "__import__() imports modules behind the import statement's back")
+        if name is None:
+            self.report(node, "interpreter-tampering", H,
+                        f"{canon}() imports a module whose name is computed at run time")
+            return
+        self._flag_import(node, name)
+        if canon != "builtins.__import__":
+            self.report(node, "interpreter-tampering", M,
+                        f"{canon}({name!r}) imports a module dynamically")
+
+    def _check_thread(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        present, value = self._kw_const(node, "daemon")
+        if present and value is not False and value is not None:
+            self.report(node, "detached-thread", H,
+                        f"{canon}(daemon=...) starts a detached daemon thread")
+        self.threads.append(node)
+
+    def _check_extract(self, node: ast.Call, canon: str | None, danger: Danger | None) -> None:
+        present, _ = self._kw_const(node, "filter")
+        name = canon or "extractall"
+        for arg in self._path_args(node, first_only=canon != "shutil.unpack_archive"):
+            problem = self._path_problem(arg)
+            if problem:
+                self.report(node, "path-escape", H, f"{name}() extracts to {problem}")
+        if present:
+            return
+        if canon is not None and ("tarfile" in canon or canon == "shutil.unpack_archive"):
+            self.report(node, "path-escape", H,
+                        f"{name}() without filter='data' lets archive members escape with "
+                        "'..', absolute names or links")
+
+    def _check_env_call(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        if canon in ("os.putenv", "os.environ.setdefault", "os.environ.__setitem__"):
+            self._env_write(node, self.fold_str(node.args[0]) if node.args else None)
+        elif canon.endswith(".update"):
+            keys: list[str | None] = [kw.arg for kw in node.keywords]
+            for arg in node.args:
+                if isinstance(arg, ast.Dict):
+                    keys += [self.fold_str(k) if k is not None else None for k in arg.keys]
+                else:
+                    keys.append(None)
+            for key in keys:
+                self._env_write(node, key)
+        else:
+            self.report(node, "env-magic", L, f"{canon}() removes environment variables")
+
+    def _check_getattr(self, node: ast.Call, quals: set[str]) -> None:
+        if len(node.args) < 2:
+            return
+        folded = self.fold(node.args[1])
+        name = folded.value if folded is not None else None
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "replace")
+        receivers = self.resolve(node.args[0])
+        if not isinstance(name, str):
+            sensitive = {q for q in receivers if q in SENSITIVE_MODULES or
+                         q.split(".")[0] in ("builtins", "os", "sys", "subprocess")}
+            if sensitive:
+                self.report(node, "dynamic-attribute", H,
+                            f"{'/'.join(sorted(quals))[9:]}() on {sorted(sensitive)[0]} with a "
+                            "name computed at run time")
+            return
+        if folded is not None and folded.encoded:
+            self.report(node, "encoded-payload", C,
+                        f"attribute name {name!r} is decoded from an encoded constant")
+        if (name in TAMPER_ATTRS and name not in TAMPER_READ_OK) or name in ("__builtins__",
+                                                                               "__dict__"):
+            self.report(node, "interpreter-tampering", H, f"looks up {name!r} by name")
+        if quals & {"builtins.setattr", "builtins.delattr"}:
+            for q in receivers:
+                if q.startswith("<") or "()" in q:
+                    continue
+                root = MODULE_ALIASES.get(q.split(".")[0], q.split(".")[0])
+                sev = H if root in SENSITIVE_MODULES or root in REROOT_MODULES else M
+                self.report(node, "interpreter-tampering", sev,
+                            f"setattr/delattr on module {q} (monkeypatching)")
+                break
+
+    # -- IPython magics -----------------------------------------------------------------
+    def _magic(self, node: ast.Call, cell: bool) -> None:
+        args = node.args
+        name = self.fold_str(args[0]) if args else None
+        line = self.fold_str(args[1]) if len(args) > 1 else ""
+        body = self.fold_str(args[2]) if len(args) > 2 else None
+        if name is None or line is None or (cell and body is None):
+            self.report(node, "dynamic-code", C,
+                        "run_line_magic/run_cell_magic with arguments computed at run time")
+            return
+        name = name.strip().lstrip("%")
+        pct = "%%" if cell else "%"
+        shown = f"{pct}{name} {line}".strip()[:80]
+        body_base = self.line_base if (cell and self.line_base) else None
+        if name in ipy.SHELL_MAGICS:
+            self.report(node, "ipython-shell-magic", C, f"{shown} runs a shell command")
+        elif name in ipy.CODE_MAGICS:
+            code = ipy.code_of_line_magic(name, line)
+            if code.strip():
+                self._payload(node, code, f"code of {pct}{name}", True,
+                              body_line_base=getattr(node, "lineno", 1) - 1)
+            if cell and body:
+                self._payload(node, body, f"body of %%{name}", True,
+                              body_line_base=body_base if body_base is not None else
+                              getattr(node, "lineno", 1) - 1)
+        elif name in ipy.RUN_MAGICS:
+            sev = H if name in ("run", "rerun", "macro") else M
+            self.report(node, "ipython-run-load", sev,
+                        f"{shown} executes code the scanner did not read")
+        elif name in ipy.LOAD_MAGICS:
+            tokens = [t for t in ipy.split_args(line) if not t.startswith("-")]
+            target = tokens[-1] if tokens else ""
+            problem = classify(target, self.policy)
+            if problem and problem.kind == "network":
+                self.report(node, "network", H, f"{shown} loads code from {problem.reason}")
+            elif problem:
+                self.report(node, "path-escape", H, f"{shown} reads {problem.reason}")
+            else:
+                self.report(node, "ipython-run-load", M,
+                            f"{shown} loads code from a file into the next cell")
+        elif name in ipy.INSTALL_MAGICS:
+            tokens = ipy.split_args(line)
+            sub = tokens[0] if tokens else ""
+            if sub in ipy.INSTALL_READONLY or not sub:
+                self.report(node, "package-install", L, f"{shown} queries the package manager")
+            else:
+                self.report(node, "package-install", H, f"{shown} changes installed packages")
+        elif name in ipy.ENV_MAGICS:
+            assignment = ipy.env_assignment(line)
+            if assignment is None or (not assignment[1] and name == "env"):
+                self.report(node, "env-magic", L, f"{shown} reads the environment")
+            else:
+                self._env_write(node, assignment[0])
+        elif name in ipy.WRITE_MAGICS:
+            tokens = [t for t in ipy.split_args(line) if not t.startswith("-")]
+            if tokens:
+                problem = classify(tokens[0], self.policy)
+                if problem:
+                    self.report(node, "path-escape" if problem.kind == "escape" else "network",
+                                H, f"{shown} writes to {problem.reason}")
+        elif name in ipy.DIR_MAGICS:
+            tokens = ipy.split_args(line)
+            target = tokens[-1] if tokens else ""
+            problem = classify(target, self.policy) if target else None
+            if not target or target == "-" or target.startswith("-"):
+                self.report(node, "path-escape", H,
+                            f"{shown} changes to the home, previous or a bookmarked directory")
+            elif problem:
+                self.report(node, "path-escape", H, f"{shown} changes to {problem.reason}")
+            elif name == "bookmark":
+                self.report(node, "path-escape", M, f"{shown} stores a directory bookmark")
+            else:
+                self.report(node, "path-escape", L, f"{shown} changes the working directory")
+        elif name in ipy.FRONTEND_MAGICS:
+            content = (body or "") + " " + line
+            if name in ("javascript", "js"):
+                self.report(node, "frontend-code", H,
+                            f"{pct}{name} runs JavaScript in the researcher's browser")
+            elif _SCRIPT_HTML.search(content):
+                self.report(node, "frontend-code", H,
+                            f"{pct}{name} output contains script that runs in the browser")
+        elif name in ipy.NETWORK_MAGICS:
+            self.report(node, "network", H, f"{shown} uploads code to a paste service")
+        elif name in ipy.EXTENSION_MAGICS:
+            ext = line.strip()
+            if ext not in ipy.SAFE_EXTENSIONS:
+                self.report(node, "unknown-magic", M, f"{shown} loads an IPython extension")
+        elif name == "config":
+            text = line.strip()
+            if text and not text.startswith(ipy.SAFE_CONFIG_PREFIXES) and "=" in text:
+                self.report(node, "interpreter-tampering", M, f"{shown} changes IPython "
+                            "configuration")
+        elif name == "alias_magic":
+            tokens = [t.lstrip("%") for t in ipy.split_args(line) if not t.startswith("-")]
+            target = tokens[1] if len(tokens) > 1 else ""
+            if (target in ipy.SHELL_MAGICS or target in ipy.RUN_MAGICS
+                    or target in ipy.INSTALL_MAGICS or target not in ipy.SAFE_MAGICS):
+                self.report(node, "ipython-shell-magic", H,
+                            f"{shown} aliases a magic that runs code or commands")
+        elif name == "store":
+            if ">" in line:
+                target = line.split(">")[-1].strip()
+                problem = classify(target, self.policy)
+                if problem:
+                    self.report(node, "path-escape", H, f"{shown} writes to {problem.reason}")
+            elif "-r" in ipy.split_args(line):
+                self.report(node, "unknown-magic", L, f"{shown} restores stored variables")
+        elif name in ipy.SAFE_MAGICS:
+            pass
+        else:
+            self.report(node, "unknown-magic", M,
+                        f"{pct}{name} is not a magic the scanner knows; it may run anything")
+
+
+assert set(r for r in RULES) >= {"shell-command", "dynamic-code", "unknown-magic"}

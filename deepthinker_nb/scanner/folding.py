@@ -1,0 +1,406 @@
+"""Constant folding of string expressions, including the decoders payloads hide behind.
+
+Folding is what lets the scanner read ``getattr(os, "sys" + "tem")``, ``"".join(map(chr, ...))``
+or ``exec(base64.b64decode("..."))``. It never executes cell code: it interprets a small, pure
+subset of expressions on constants, with size caps so a crafted cell cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import binascii
+import bz2
+import codecs
+import lzma
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+MAX_VALUE = 1 << 20  # chars / bytes / items a folded value may hold
+_MAX_INT = 1 << 64
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A folded constant; ``encoded`` is True when a decoder took part in producing it."""
+
+    value: Any
+    encoded: bool = False
+
+
+class _Fail(Exception):
+    """Not foldable (or too big); folding returns None."""
+
+
+def _check(value: Any) -> Any:
+    if isinstance(value, (str, bytes, bytearray, list, tuple)) and len(value) > MAX_VALUE:
+        raise _Fail
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_INT:
+        raise _Fail
+    return value
+
+
+def _bounded_decompress(data: bytes, kind: str) -> bytes:
+    if kind == "zlib":
+        obj = zlib.decompressobj()
+    elif kind == "gzip":
+        obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif kind == "bz2":
+        obj = bz2.BZ2Decompressor()
+        out = obj.decompress(data, max_length=MAX_VALUE + 1)
+        return _check(out)
+    elif kind == "lzma":
+        obj = lzma.LZMADecompressor()
+        out = obj.decompress(data, max_length=MAX_VALUE + 1)
+        return _check(out)
+    else:  # pragma: no cover - callers pass known kinds
+        raise _Fail
+    out = obj.decompress(data, MAX_VALUE + 1)
+    return _check(out)
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("latin-1", "strict") if value.isascii() else value.encode()
+    raise _Fail
+
+
+_B64 = {
+    "b64decode": base64.b64decode,
+    "standard_b64decode": base64.standard_b64decode,
+    "urlsafe_b64decode": base64.urlsafe_b64decode,
+    "b32decode": base64.b32decode,
+    "b32hexdecode": getattr(base64, "b32hexdecode", base64.b32decode),
+    "b16decode": lambda s: base64.b16decode(s, casefold=True),
+    "b85decode": base64.b85decode,
+    "a85decode": base64.a85decode,
+    "decodebytes": base64.decodebytes,
+    "decodestring": base64.decodebytes,
+}
+_BINASCII = {
+    "unhexlify": binascii.unhexlify,
+    "a2b_hex": binascii.a2b_hex,
+    "a2b_base64": binascii.a2b_base64,
+    "a2b_uu": binascii.a2b_uu,
+}
+_DECOMPRESS = {
+    "zlib.decompress": "zlib",
+    "gzip.decompress": "gzip",
+    "bz2.decompress": "bz2",
+    "lzma.decompress": "lzma",
+}
+_CODECS_TEXT = {"rot13", "rot_13", "rot-13"}
+_CODECS_BYTES = {
+    "hex": binascii.unhexlify, "hex_codec": binascii.unhexlify,
+    "base64": base64.b64decode, "base_64": base64.b64decode, "base64_codec": base64.b64decode,
+    "zlib": lambda b: _bounded_decompress(b, "zlib"),
+    "zip": lambda b: _bounded_decompress(b, "zlib"),
+    "zlib_codec": lambda b: _bounded_decompress(b, "zlib"),
+    "bz2": lambda b: _bounded_decompress(b, "bz2"),
+    "bz2_codec": lambda b: _bounded_decompress(b, "bz2"),
+}
+_STR_METHODS = {
+    "lower", "upper", "strip", "lstrip", "rstrip", "swapcase", "title", "capitalize",
+    "casefold", "replace", "removeprefix", "removesuffix", "zfill",
+}
+
+
+def _decode_text(data: Any, encoding: str = "utf-8") -> str:
+    if isinstance(data, str):
+        return data
+    try:
+        return _as_bytes(data).decode(encoding, "replace")
+    except LookupError:
+        raise _Fail
+
+
+class Folder:
+    """Folds an expression to a constant using the resolver's view of names.
+
+    ``qualify(node)`` returns the possible qualified names of a callee (``{"base64.b64decode"}``);
+    ``lookup(name)`` returns what a variable was bound to, if it was a foldable constant.
+    """
+
+    def __init__(
+        self,
+        qualify: Callable[[ast.AST], set[str]],
+        lookup: Callable[[str], Folded | None],
+    ) -> None:
+        self._qualify = qualify
+        self._lookup = lookup
+
+    def fold(self, node: ast.AST | None) -> Folded | None:
+        if node is None:
+            return None
+        self._encoded = False
+        try:
+            value = self._fold(node, {}, 0)
+        except (_Fail, ValueError, TypeError, OverflowError, IndexError, KeyError,
+                binascii.Error, zlib.error, lzma.LZMAError, OSError, UnicodeError,
+                RecursionError, MemoryError, AttributeError, EOFError):
+            return None
+        return Folded(value, self._encoded)
+
+    def fold_str(self, node: ast.AST | None) -> str | None:
+        """Fold to text (bytes are decoded), or None."""
+        folded = self.fold(node)
+        if folded is None:
+            return None
+        if isinstance(folded.value, str):
+            return folded.value
+        if isinstance(folded.value, (bytes, bytearray)):
+            return bytes(folded.value).decode("utf-8", "replace")
+        return None
+
+    # -- the interpreter -------------------------------------------------------------------
+    def _fold(self, node: ast.AST, env: dict[str, Any], depth: int) -> Any:
+        if depth > 60:
+            raise _Fail
+        depth += 1
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (str, bytes, int, float)) or node.value is None:
+                return node.value
+            raise _Fail
+        if isinstance(node, ast.Name):
+            if node.id in env:
+                return env[node.id]
+            found = self._lookup(node.id)
+            if found is None:
+                raise _Fail
+            self._encoded = self._encoded or found.encoded
+            return found.value
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for value in node.values:
+                if isinstance(value, ast.Constant):
+                    parts.append(str(value.value))
+                elif isinstance(value, ast.FormattedValue):
+                    inner = self._fold(value.value, env, depth)
+                    if value.format_spec is not None:
+                        spec = self._fold(value.format_spec, env, depth)
+                        parts.append(format(inner, spec))
+                    elif value.conversion == ord("r"):
+                        parts.append(repr(inner))
+                    else:
+                        parts.append(str(inner))
+                else:
+                    raise _Fail
+            return _check("".join(parts))
+        if isinstance(node, ast.BinOp):
+            left = self._fold(node.left, env, depth)
+            right = self._fold(node.right, env, depth)
+            return _check(self._binop(node.op, left, right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            value = self._fold(node.operand, env, depth)
+            if isinstance(value, int):
+                return -value
+            raise _Fail
+        if isinstance(node, (ast.List, ast.Tuple)):
+            if len(node.elts) > MAX_VALUE:
+                raise _Fail
+            return [self._fold(e, env, depth) for e in node.elts]
+        if isinstance(node, ast.Subscript):
+            value = self._fold(node.value, env, depth)
+            if isinstance(node.slice, ast.Slice):
+                s = node.slice
+                args = [None if p is None else self._fold(p, env, depth)
+                        for p in (s.lower, s.upper, s.step)]
+                if args[2] is not None and args[2] < 0:
+                    self._encoded = True  # reversed text
+                return value[slice(*args)]
+            return value[self._fold(node.slice, env, depth)]
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            return self._comprehension(node, env, depth)
+        if isinstance(node, ast.Call):
+            return _check(self._call(node, env, depth))
+        raise _Fail
+
+    @staticmethod
+    def _binop(op: ast.operator, left: Any, right: Any) -> Any:
+        if isinstance(op, ast.Add):
+            if type(left) is type(right) or (isinstance(left, (int, float))
+                                               and isinstance(right, (int, float))):
+                return left + right
+            if isinstance(left, (bytes, bytearray)) and isinstance(right, (bytes, bytearray)):
+                return bytes(left) + bytes(right)
+            raise _Fail
+        if isinstance(op, ast.Mult):
+            if isinstance(left, int) and isinstance(right, int):
+                return left * right
+            seq, n = (left, right) if isinstance(right, int) else (right, left)
+            if isinstance(n, int) and isinstance(seq, (str, bytes, list)):
+                if len(seq) * max(n, 0) > MAX_VALUE:
+                    raise _Fail
+                return seq * n
+            raise _Fail
+        if isinstance(left, int) and isinstance(right, int):
+            if isinstance(op, ast.Sub):
+                return left - right
+            if isinstance(op, ast.BitXor):
+                return left ^ right
+            if isinstance(op, ast.BitAnd):
+                return left & right
+            if isinstance(op, ast.BitOr):
+                return left | right
+            if isinstance(op, ast.Mod) and right:
+                return left % right
+            if isinstance(op, ast.FloorDiv) and right:
+                return left // right
+        if isinstance(op, ast.Mod) and isinstance(left, str):
+            args = tuple(right) if isinstance(right, list) else right
+            return left % args
+        raise _Fail
+
+    def _comprehension(self, node: ast.ListComp | ast.GeneratorExp, env: dict[str, Any],
+                       depth: int) -> list[Any]:
+        if len(node.generators) != 1:
+            raise _Fail
+        gen = node.generators[0]
+        if not isinstance(gen.target, ast.Name) or gen.is_async:
+            raise _Fail
+        items = self._fold(gen.iter, env, depth)
+        if isinstance(items, (str, bytes, list)):
+            items = list(items)
+        else:
+            raise _Fail
+        if len(items) > MAX_VALUE:
+            raise _Fail
+        out = []
+        for item in items:
+            inner = dict(env)
+            inner[gen.target.id] = item
+            if all(self._fold(cond, inner, depth) for cond in gen.ifs):
+                out.append(self._fold(node.elt, inner, depth))
+        return out
+
+    def _call(self, node: ast.Call, env: dict[str, Any], depth: int) -> Any:
+        func = node.func
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise _Fail
+        kwargs = {k.arg: k.value for k in node.keywords if k.arg}
+        # Methods on a foldable receiver: "".join(...), s.decode(), s[::-1].upper() ...
+        if isinstance(func, ast.Attribute):
+            name = func.attr
+            quals = self._qualify(func)
+            if not quals or not any(q.split(".")[0] in _DECODER_MODULES for q in quals):
+                try:
+                    receiver = self._fold(func.value, env, depth)
+                except _Fail:
+                    receiver = _Fail
+                if receiver is not _Fail:
+                    args = [self._fold(a, env, depth) for a in node.args]
+                    return self._method(receiver, name, args, kwargs, env, depth)
+        quals = self._qualify(func)
+        for qual in quals:
+            result = self._known_call(qual, node, kwargs, env, depth)
+            if result is not _Fail:
+                return result
+        raise _Fail
+
+    def _method(self, receiver: Any, name: str, args: list[Any], kwargs: dict[str, ast.AST],
+                env: dict[str, Any], depth: int) -> Any:
+        if name == "join" and isinstance(receiver, (str, bytes)) and len(args) == 1:
+            items = args[0]
+            if isinstance(items, (str, bytes)):
+                items = list(items) if isinstance(items, str) else [bytes([b]) for b in items]
+            return receiver.join(items)
+        if name == "decode" and isinstance(receiver, (bytes, bytearray)):
+            encoding = args[0] if args else "utf-8"
+            if kwargs.get("encoding") is not None:
+                encoding = self._fold(kwargs["encoding"], env, depth)
+            return _decode_text(receiver, str(encoding))
+        if name == "encode" and isinstance(receiver, str):
+            encoding = args[0] if args else "utf-8"
+            if str(encoding).replace("-", "_").lower() in _CODECS_TEXT:
+                self._encoded = True
+                return codecs.encode(receiver, "rot13")
+            return receiver.encode(str(encoding), "replace")
+        if name == "format" and isinstance(receiver, str):
+            kw = {k: self._fold(v, env, depth) for k, v in kwargs.items()}
+            return receiver.format(*args, **kw)
+        if name in _STR_METHODS and isinstance(receiver, (str, bytes)):
+            return getattr(receiver, name)(*args)
+        raise _Fail
+
+    def _known_call(self, qual: str, node: ast.Call, kwargs: dict[str, ast.AST],
+                    env: dict[str, Any], depth: int) -> Any:
+        def arg(i: int, key: str | None = None) -> Any:
+            if i < len(node.args):
+                return self._fold(node.args[i], env, depth)
+            if key and key in kwargs:
+                return self._fold(kwargs[key], env, depth)
+            raise _Fail
+
+        module, _, name = qual.rpartition(".")
+        if module == "builtins":
+            if name == "chr":
+                self._encoded = True  # building text from code points hides it from review
+                return chr(arg(0))
+            if name == "ord":
+                return ord(arg(0))
+            if name == "str":
+                if len(node.args) >= 2:
+                    return _decode_text(arg(0), str(arg(1)))
+                value = arg(0) if node.args else ""
+                return value if isinstance(value, str) else str(value)
+            if name in ("bytes", "bytearray"):
+                value = arg(0) if node.args else b""
+                if isinstance(value, str):
+                    return value.encode(str(arg(1)) if len(node.args) > 1 else "utf-8")
+                if isinstance(value, list) and all(isinstance(v, int) for v in value):
+                    self._encoded = True
+                    return bytes(value)
+                if isinstance(value, (bytes, bytearray)):
+                    return bytes(value)
+                raise _Fail
+            if name == "int":
+                value = arg(0)
+                return int(value, arg(1)) if len(node.args) > 1 else int(value)
+            if name in ("list", "tuple"):
+                return list(arg(0))
+            if name == "reversed":
+                self._encoded = True
+                return list(reversed(arg(0)))
+            if name == "map" and len(node.args) == 2:
+                fn = self._qualify(node.args[0])
+                items = arg(1)
+                if "builtins.chr" in fn:
+                    self._encoded = True
+                    return [chr(i) for i in items]
+                if "builtins.str" in fn:
+                    return [str(i) for i in items]
+                if "builtins.ord" in fn:
+                    return [ord(i) for i in items]
+                raise _Fail
+        if qual in ("builtins.bytes.fromhex", "builtins.bytearray.fromhex"):
+            self._encoded = True
+            return bytes.fromhex(str(arg(0)))
+        if module == "base64" and name in _B64:
+            self._encoded = True
+            return _check(_B64[name](_as_bytes(arg(0, "s"))))
+        if module == "binascii" and name in _BINASCII:
+            self._encoded = True
+            return _check(_BINASCII[name](_as_bytes(arg(0))))
+        if qual in _DECOMPRESS:
+            self._encoded = True
+            return _bounded_decompress(_as_bytes(arg(0, "data")), _DECOMPRESS[qual])
+        if qual in ("codecs.decode", "codecs.encode"):
+            data = arg(0, "obj")
+            encoding = str(arg(1, "encoding") if len(node.args) > 1 or "encoding" in kwargs
+                           else "utf-8").replace("-", "_").lower()
+            self._encoded = True
+            if encoding in _CODECS_TEXT:
+                return codecs.decode(_decode_text(data), "rot13")
+            if encoding in _CODECS_BYTES and qual == "codecs.decode":
+                return _check(_CODECS_BYTES[encoding](_as_bytes(data)))
+            if qual == "codecs.decode":
+                return _decode_text(data, encoding)
+            raise _Fail
+        return _Fail
+
+
+_DECODER_MODULES = {"base64", "binascii", "zlib", "gzip", "bz2", "lzma", "codecs"}

@@ -1,0 +1,62 @@
+"""Classify path-like strings against the policy: working dir, data dirs, URLs, escapes."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from .policy import ScanPolicy
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)")
+_WINDOWS_ABS = re.compile(r"^[A-Za-z]:[\\/]")
+_NETWORK_SCHEMES = frozenset({
+    "http", "https", "ftp", "ftps", "sftp", "s3", "s3a", "s3n", "gs", "gcs", "az", "abfs",
+    "abfss", "wasb", "wasbs", "hdfs", "webhdfs", "ws", "wss", "ssh", "scp", "smb", "git",
+    "git+https", "git+ssh", "github", "hf", "dbfs", "oss", "r2", "adl", "jdbc", "postgresql",
+    "mysql", "mongodb", "redis", "tcp", "udp", "zmq",
+})
+
+
+@dataclass(frozen=True)
+class PathProblem:
+    """Why a path is not allowed: ``kind`` is "network" or "escape"."""
+
+    kind: str
+    reason: str
+
+
+def classify(path: str, policy: ScanPolicy) -> PathProblem | None:
+    """None when ``path`` stays in the working/data dirs; otherwise what is wrong with it."""
+    text = path.strip()
+    if not text:
+        return None
+    match = _URL.match(text)
+    if match:
+        scheme, host = match.group(1).lower(), match.group(2)
+        if scheme == "file":
+            return PathProblem("escape", f"file:// URL {text[:80]!r}")
+        if scheme in _NETWORK_SCHEMES or scheme.startswith(("http", "git")):
+            host = host.rsplit("@", 1)[-1]
+            if policy.host_allowed(host):
+                return None
+            return PathProblem("network", f"URL {text[:80]!r}")
+        return PathProblem("network", f"URL with scheme {scheme!r}")
+    if text.startswith("~"):
+        return PathProblem("escape", f"home-directory path {text[:80]!r}")
+    if text.startswith("\\\\") or text.startswith("//"):
+        return PathProblem("network", f"network share {text[:80]!r}")
+    unix = text.replace("\\", "/")
+    if unix.startswith("/") or _WINDOWS_ABS.match(text):
+        norm = posixpath.normpath(unix)
+        if policy.path_allowed(norm):
+            return None
+        return PathProblem("escape", f"absolute path {text[:80]!r}")
+    norm = posixpath.normpath(unix)
+    if norm == ".." or norm.startswith("../"):
+        return PathProblem("escape", f"path {text[:80]!r} leaves the working directory")
+    return None
+
+
+def looks_like_url(text: str) -> bool:
+    return _URL.match(text.strip()) is not None

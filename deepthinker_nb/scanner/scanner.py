@@ -1,0 +1,200 @@
+"""SecurityScanner: the facade that turns a cell (or a notebook) into a ScanReport.
+
+It never raises on cell input: unparseable cells become a ``syntax-error`` finding and internal
+failures a ``scanner-error`` finding, both blocking (fail closed).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import ipython as ipy
+from .analyzer import Analyzer, TooDeep, _PayloadScan
+from .findings import Finding, ScanReport, SecurityError
+from .policy import ScanPolicy
+from .severity import Severity
+
+_CELL_MAGIC_START = "get_ipython().run_cell_magic("
+_PY_CELL_SPLIT = re.compile(r"^# ?%%.*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class CellReport:
+    """The report for one cell of a notebook or ``# %%`` file (``index`` counts from 0)."""
+
+    index: int
+    source: str
+    report: ScanReport
+    line_offset: int = 0  # line of the cell's first line in a .py file, minus one
+
+
+class SecurityScanner:
+    """Static checker for generated cells: ``scan(code) -> ScanReport``.
+
+    Construct once and reuse: it caches rule lookups per qualified name, and IPython's input
+    transformer is cached per thread.
+    """
+
+    def __init__(self, policy: ScanPolicy | None = None) -> None:
+        self.policy = policy if policy is not None else ScanPolicy()
+        if not isinstance(self.policy, ScanPolicy):
+            raise TypeError(f"policy must be a ScanPolicy, got {type(self.policy).__name__}")
+        self._danger_cache: dict = {}
+
+    # -- public API -----------------------------------------------------------------------
+    def scan(self, code: str) -> ScanReport:
+        """Scan one cell. Never raises; failures become blocking findings."""
+        start = time.perf_counter()
+        source = code
+        try:
+            if isinstance(code, (bytes, bytearray)):
+                source = bytes(code).decode("utf-8", "replace")
+            elif not isinstance(code, str):
+                raise TypeError(f"cell source must be str, got {type(code).__name__}")
+            findings = self._scan_source(source, 0, True)
+            findings = self._with_snippets(findings, source)
+        except Exception as exc:  # fail closed on anything, including RecursionError
+            findings = [Finding("scanner-error", Severity.HIGH,
+                                f"the scanner failed ({type(exc).__name__}: {str(exc)[:200]}); "
+                                "the cell is blocked", 1, 0)]
+        return ScanReport(findings, self.policy.block_at, source if isinstance(source, str)
+                          else "", time.perf_counter() - start)
+
+    def check(self, code: str) -> ScanReport:
+        """Scan and raise SecurityError when the policy blocks the cell."""
+        report = self.scan(code)
+        if report.blocked:
+            raise SecurityError(report)
+        return report
+
+    def scan_cells(self, cells: Iterable[str]) -> list[CellReport]:
+        return [CellReport(i, c, self.scan(c)) for i, c in enumerate(cells)]
+
+    def scan_notebook(self, notebook: Any) -> list[CellReport]:
+        """Scan every code cell of a notebook (path, JSON text, dict or nbformat node)."""
+        return [CellReport(i, src, self.scan(src)) for i, src in _notebook_cells(notebook)]
+
+    def scan_file(self, path: str | Path) -> list[CellReport]:
+        """Scan a ``.ipynb`` (code cells) or a ``.py`` file split on ``# %%`` lines."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".ipynb":
+            return self.scan_notebook(json.loads(text))
+        return [CellReport(i, src, self.scan(src), off)
+                for i, (src, off) in enumerate(split_py_cells(text))]
+
+    # -- internals ------------------------------------------------------------------------
+    def _scan_source(self, code: str, depth: int, ipython: bool) -> list[Finding]:
+        py = code
+        transformed = False
+        if ipython and ipy.needs_transform(code):
+            py, transformed = self._transform(code)
+        try:
+            tree = _parse(py)
+        except SyntaxError as exc:
+            if ipython and not transformed:
+                py, transformed = self._transform(code)
+                try:
+                    tree = _parse(py)
+                except SyntaxError as exc2:
+                    return [_syntax_finding(exc2)]
+            else:
+                return [_syntax_finding(exc)]
+        except ValueError as exc:
+            return [Finding("syntax-error", Severity.HIGH, f"cell does not parse: {exc}", 1, 0)]
+        except (RecursionError, MemoryError):
+            return [Finding("scanner-error", Severity.HIGH,
+                            "cell is too deeply nested or too large to parse", 1, 0)]
+        line_base = 0
+        if transformed and py.startswith(_CELL_MAGIC_START):
+            stripped = code.lstrip("\n\r \t")
+            line_base = code[: len(code) - len(stripped)].count("\n") + 1
+        analyzer = Analyzer(self.policy, _PayloadScan(self._scan_source, depth),
+                            self._danger_cache, line_base)
+        try:
+            findings = analyzer.run(tree)
+        except (TooDeep, RecursionError):
+            return [Finding("scanner-error", Severity.HIGH,
+                            f"cell is nested deeper than {self.policy.max_ast_depth} levels; "
+                            "too deep to analyse", 1, 0)]
+        findings += analyzer.check_lookalikes(code)
+        if line_base:
+            findings = [f if f.line != 1 or f.rule_id == "unicode-lookalike" else
+                        Finding(f.rule_id, f.severity, f.message, line_base, f.col, f.snippet)
+                        for f in findings]
+        return findings
+
+    @staticmethod
+    def _transform(code: str) -> tuple[str, bool]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return ipy.transform(code), True
+        except Exception:  # IPython may choke on odd input: parse it raw then
+            return code, False
+
+    @staticmethod
+    def _with_snippets(findings: list[Finding], source: str) -> list[Finding]:
+        if not findings:
+            return findings
+        lines = source.splitlines()
+        out = []
+        for f in findings:
+            snippet = lines[f.line - 1].strip()[:160] if 0 < f.line <= len(lines) else ""
+            out.append(Finding(f.rule_id, f.severity, f.message, f.line, f.col, snippet))
+        return out
+
+
+def _parse(code: str) -> ast.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes etc.
+        return ast.parse(code)
+
+
+def _syntax_finding(exc: SyntaxError) -> Finding:
+    return Finding("syntax-error", Severity.HIGH,
+                   f"cell does not parse ({exc.msg}); it cannot be checked, so it is blocked",
+                   exc.lineno or 1, max(0, (exc.offset or 1) - 1))
+
+
+def split_py_cells(text: str) -> list[tuple[str, int]]:
+    """Split a ``# %%`` percent-format file into (cell source, line offset) pairs."""
+    cells: list[tuple[str, int]] = []
+    last = 0
+    last_line = 0
+    for match in _PY_CELL_SPLIT.finditer(text):
+        chunk = text[last: match.start()]
+        if chunk.strip():
+            cells.append((chunk, last_line))
+        last = match.end() + 1
+        last_line = text.count("\n", 0, min(last, len(text)))
+    tail = text[last:]
+    if tail.strip():
+        cells.append((tail, last_line))
+    return cells
+
+
+def _notebook_cells(notebook: Any) -> list[tuple[int, str]]:
+    if isinstance(notebook, (str, Path)) and not str(notebook).lstrip().startswith("{"):
+        notebook = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    elif isinstance(notebook, str):
+        notebook = json.loads(notebook)
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ValueError("not a notebook: no 'cells' list")
+    out = []
+    for i, cell in enumerate(notebook["cells"]):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(s) for s in source)
+        out.append((i, str(source)))
+    return out

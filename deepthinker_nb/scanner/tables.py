@@ -1,0 +1,256 @@
+"""Precompiled lookup tables: which qualified names are dangerous, under which rule, and how.
+
+Entries with a ``check`` are judged at the call site from their arguments (``eval("1+1")`` is
+fine, ``eval(text)`` is not); the others are flagged wherever they are referenced, because
+passing ``os.system`` around is as bad as calling it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .severity import Severity
+
+C, H, M, L = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
+
+
+@dataclass(frozen=True)
+class Danger:
+    rule: str
+    severity: Severity
+    what: str
+    check: str | None = None  # analyzer method judging a call from its arguments
+
+
+# First components that are other names of the same module.
+MODULE_ALIASES = {
+    "posix": "os", "nt": "os", "_posixsubprocess": "subprocess", "cPickle": "pickle",
+    "_pickle": "pickle", "__builtin__": "builtins", "_io": "io", "_signal": "signal",
+    "_socket": "socket", "_thread": "_thread", "thread": "_thread", "sklearn": "sklearn",
+    "urllib2": "urllib2", "pathlib2": "pathlib", "_winapi": "_winapi", "_frozen_importlib":
+    "importlib", "_frozen_importlib_external": "importlib", "_imp": "importlib", "imp":
+    "importlib", "_operator": "operator", "_codecs": "codecs", "_functools": "functools",
+}
+
+_SHELL = Danger("shell-command", C, "runs a shell command")
+_SPAWN = Danger("shell-command", C, "replaces or spawns a process running another program")
+_SUB = Danger("subprocess", C, "starts a subprocess")
+_NET = Danger("network", H, "opens a network connection")
+_DOWNLOAD = Danger("network", H, "downloads data from the network")
+_FFI = Danger("ffi", C, "calls C code through a foreign function interface")
+_TAMPER = Danger("interpreter-tampering", H, "tampers with the interpreter")
+_FRAME = Danger("interpreter-tampering", H, "walks interpreter frames or objects")
+_PROC = Danger("process-spawn", H, "creates a new process")
+_SIG = Danger("signal-rlimit", H, "changes signals, kills processes or changes resource limits")
+_PATH = Danger("path-escape", H, "accesses the file system", check="path")
+_DELETE = Danger("delete-outside-workdir", C, "deletes files", check="delete")
+_EVAL = Danger("dynamic-code", C, "executes dynamically built code", check="eval")
+_CODEOBJ = Danger("dynamic-code", C, "builds or runs a code object")
+_DESER = Danger("unsafe-deserialization", H, "deserializes data that can run code",
+                check="deser")
+_IPY_SHELL = Danger("ipython-shell-magic", C, "runs a shell command through IPython")
+
+EXACT: dict[str, Danger] = {}
+
+
+def _add(danger: Danger, *names: str) -> None:
+    for name in names:
+        EXACT[name] = danger
+
+
+_add(_SHELL, "os.system", "os.popen", "os.popen2", "os.popen3", "os.popen4", "platform.popen",
+     "commands.getoutput", "commands.getstatusoutput", "pty.spawn", "os.startfile",
+     "IPython.utils.process.system", "IPython.utils.process.getoutput",
+     "distutils.spawn.spawn", "IPython.utils._process_posix.system")
+_add(_SPAWN, *(f"os.{n}" for n in (
+    "execl", "execle", "execlp", "execlpe", "execv", "execve", "execvp", "execvpe", "spawnl",
+    "spawnle", "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "posix_spawn",
+    "posix_spawnp")))
+_add(_SUB, "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
+     "asyncio.subprocess", "asyncio.base_events.BaseEventLoop.subprocess_exec")
+_add(_NET, "asyncio.open_connection", "asyncio.start_server", "asyncio.open_unix_connection",
+     "asyncio.start_unix_server", "ssl.wrap_socket", "ssl.create_connection",
+     "urllib.urlopen", "urllib.urlretrieve", "pandas.read_gbq", "pandas.io.gbq.read_gbq",
+     "nltk.download", "seaborn.load_dataset", "datasets.load_dataset", "torch.hub.load",
+     "torch.hub.download_url_to_file", "tensorflow.keras.utils.get_file",
+     "keras.utils.get_file", "tf.keras.utils.get_file", "pandas_datareader.DataReader")
+_add(_DOWNLOAD, "sklearn.datasets.fetch_openml")
+_add(_PROC, "os.fork", "os.forkpty", "pty.fork", "os.setsid", "os.setpgrp", "os.daemon",
+     "concurrent.futures.ProcessPoolExecutor", "_thread.start_new_thread", "_thread.start_new",
+     "concurrent.futures.process.ProcessPoolExecutor")
+_add(_SIG, "os.kill", "os.killpg", "os.nice", "os.setpriority", "os.abort", "os._exit",
+     "resource.setrlimit", "resource.prlimit", "faulthandler.register",
+     "faulthandler.dump_traceback_later", "os.setuid", "os.setgid", "os.seteuid", "os.setegid",
+     "os.setreuid", "os.setregid", "os.setgroups", "os.pidfd_open", "os.pidfd_send_signal",
+     "threading.excepthook")
+_add(_TAMPER, "sys.modules", "sys.meta_path", "sys.path_hooks", "sys.path_importer_cache",
+     "sys.settrace", "sys.setprofile", "sys.addaudithook", "sys.displayhook", "sys.excepthook",
+     "sys.breakpointhook", "sys.unraisablehook", "sys.__dict__", "sys.setdlopenflags",
+     "sys.remote_exec", "threading.settrace", "threading.setprofile", "builtins.__import__",
+     "builtins.__dict__", "builtins.__loader__", "builtins.__spec__", "builtins.breakpoint",
+     "site.addsitedir", "site.main", "gc.get_referrers", "gc.get_referents", "gc.get_objects",
+     "builtins.__build_class__", "IPython.get_ipython().user_ns",
+     "IPython.get_ipython().user_global_ns", "IPython.get_ipython().kernel",
+     "IPython.get_ipython().input_transformers_post",
+     "IPython.get_ipython().input_transformers_cleanup", "IPython.get_ipython().ast_transformers",
+     "IPython.get_ipython().events", "IPython.get_ipython().magics_manager",
+     "IPython.get_ipython().register_magic_function", "IPython.get_ipython().define_macro",
+     "IPython.get_ipython().alias_manager", "IPython.get_ipython().set_custom_exc",
+     "IPython.get_ipython().set_next_input", "IPython.get_ipython().register_magics",
+     "IPython.get_ipython().displayhook", "IPython.get_ipython().run_line_magic.__globals__")
+_add(_FRAME, "sys._getframe", "sys._current_frames", "sys._current_exceptions",
+     "inspect.currentframe", "inspect.stack", "inspect.getouterframes",
+     "inspect.getinnerframes", "inspect.trace", "traceback.walk_stack", "traceback.walk_tb",
+     "inspect.getmembers_static")
+_add(_CODEOBJ, "types.CodeType", "types.FunctionType", "types.LambdaType",
+     "code.interact", "code.InteractiveConsole", "code.InteractiveInterpreter",
+     "codeop.compile_command",
+     "codeop.Compile", "codeop.CommandCompiler", "runpy.run_path", "runpy.run_module",
+     "runpy._run_module_as_main", "builtins.execfile", "pdb.run", "pdb.runeval", "pdb.runcall",
+     "importlib.util.spec_from_file_location", "importlib.machinery.SourceFileLoader",
+     "IPython.get_ipython().run_code", "IPython.get_ipython().safe_execfile",
+     "IPython.get_ipython().safe_execfile_ipy", "IPython.get_ipython().safe_run_module",
+     "IPython.get_ipython().run_ast_nodes", "IPython.get_ipython().runcode",
+     "IPython.get_ipython().runsource", "IPython.get_ipython().run_cell_async")
+_add(_IPY_SHELL, "IPython.get_ipython().system", "IPython.get_ipython().getoutput",
+     "IPython.get_ipython().system_raw", "IPython.get_ipython().system_piped",
+     "IPython.get_ipython().run_cell_magic.__self__")
+_add(Danger("dynamic-code", C, "runs code given as a string", check="eval"),
+     "builtins.eval", "builtins.exec", "builtins.compile", "timeit.timeit", "timeit.repeat",
+     "timeit.Timer", "cProfile.run", "cProfile.runctx", "profile.run", "profile.runctx",
+     "IPython.get_ipython().run_cell", "IPython.get_ipython().ex", "IPython.get_ipython().ev",
+     "IPython.get_ipython().run_cell_magic", "IPython.get_ipython().run_line_magic",
+     "IPython.get_ipython().magic")
+_add(Danger("pandas-eval-injection", H, "evaluates an expression string", check="pandas_eval"),
+     "pandas.eval")
+_add(_DESER, "pickle.load", "pickle.loads", "pickle.Unpickler", "dill.load", "dill.loads",
+     "cloudpickle.load", "cloudpickle.loads", "joblib.load", "shelve.open", "marshal.load",
+     "marshal.loads", "pandas.read_pickle", "jsonpickle.decode", "yaml.unsafe_load",
+     "yaml.unsafe_load_all", "sklearn.externals.joblib.load", "skops.io.load",
+     "keras.models.load_model", "tensorflow.keras.models.load_model", "pickle._loads",
+     "pickle._load", "dill.Unpickler", "torch.serialization.load", "numpy.lib.npyio.load")
+_add(Danger("unsafe-deserialization", H, "loads data with pickle enabled", check="np_load"),
+     "numpy.load")
+_add(Danger("unsafe-deserialization", H, "torch.load unpickles unless weights_only=True",
+            check="torch_load"), "torch.load")
+_add(Danger("unsafe-deserialization", H, "yaml.load without a safe Loader runs code",
+            check="yaml_load"), "yaml.load", "yaml.load_all", "yaml.full_load",
+     "yaml.full_load_all")
+_add(Danger("interpreter-tampering", H, "imports a module dynamically", check="dyn_import"),
+     "importlib.import_module", "importlib.__import__", "builtins.__import__",
+     "importlib.reload", "pkgutil.get_loader", "pkgutil.find_loader", "zipimport.zipimporter")
+_add(Danger("detached-thread", H, "starts a thread", check="thread"),
+     "threading.Thread", "threading.Timer")
+_add(Danger("path-escape", H, "creates a symbolic or hard link, which can point anywhere"),
+     "os.symlink", "os.link", "os.chroot", "os.fchdir", "os.mkfifo", "os.mknod")
+_add(Danger("path-escape", H, "returns the home directory"), "pathlib.Path.home",
+     "os.path.expanduser.__call__", "pathlib.Path.expanduser.__call__")
+_add(Danger("path-escape", H, "extracts an archive", check="extract"),
+     "shutil.unpack_archive", "tarfile.open().extractall", "tarfile.open().extract",
+     "tarfile.TarFile().extractall", "tarfile.TarFile().extract")
+_add(Danger("env-magic", H, "changes the process environment", check="env_call"),
+     "os.putenv", "os.unsetenv", "os.environ.update", "os.environ.setdefault",
+     "os.environ.pop", "os.environ.clear", "os.environ.__setitem__", "os.environb.update")
+_add(Danger("network", H, "uploads code to a paste service"), "IPython.core.magics.code.pastebin")
+_add(_PATH, "builtins.open", "io.open", "io.FileIO", "codecs.open", "os.open", "os.chdir",
+     "os.listdir", "os.scandir", "os.walk", "os.fwalk", "os.stat", "os.lstat", "os.access",
+     "os.readlink", "os.chmod", "os.chown", "os.lchown", "os.truncate", "os.utime",
+     "os.makedirs", "os.mkdir", "os.rename", "os.replace", "os.renames", "os.path.join",
+     "os.path.exists", "os.path.isfile", "os.path.isdir", "os.path.getsize", "os.path.abspath",
+     "os.path.realpath", "os.path.expanduser", "os.path.getmtime", "os.path.islink",
+     "os.path.lexists", "shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.copytree",
+     "shutil.copymode", "shutil.copystat", "shutil.chown", "shutil.make_archive",
+     "shutil.disk_usage", "pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath",
+     "pathlib.WindowsPath", "pathlib.PurePosixPath", "glob.glob", "glob.iglob",
+     "tarfile.open", "tarfile.TarFile", "zipfile.ZipFile", "gzip.open", "bz2.open", "lzma.open",
+     "sqlite3.connect", "fileinput.input", "linecache.getline", "linecache.getlines",
+     "h5py.File", "PIL.Image.open", "cv2.imread", "cv2.imwrite", "numpy.loadtxt",
+     "numpy.genfromtxt", "numpy.fromfile", "numpy.memmap", "numpy.save", "numpy.savez",
+     "numpy.savez_compressed", "numpy.savetxt", "joblib.dump", "torch.save", "tempfile.mkdtemp",
+     "io.open_code", "os.path.getatime", "os.path.getctime", "os.path.samefile",
+     "os.statvfs", "os.chflags", "os.lchmod", "mmap.mmap")
+_add(_DELETE, "os.remove", "os.unlink", "os.rmdir", "os.removedirs", "shutil.rmtree",
+     "shutil.move")
+
+# Any attribute under these prefixes is dangerous (component-wise prefix match).
+PREFIX: dict[str, Danger] = {}
+for _name in ("subprocess", "pexpect", "sh", "plumbum", "sarge", "envoy", "delegator",
+              "asyncio.subprocess", "ptyprocess"):
+    PREFIX[_name] = _SUB
+for _name in ("socket", "socketserver", "urllib.request", "urllib2", "urllib3", "http.client",
+              "http.server", "httplib", "requests", "httpx", "aiohttp", "ftplib", "smtplib",
+              "poplib", "imaplib", "nntplib", "telnetlib", "xmlrpc", "websocket", "websockets",
+              "paramiko", "pycurl", "tornado.httpclient", "twisted.internet", "webbrowser",
+              "wget", "gdown", "huggingface_hub", "kaggle", "openml", "yfinance",
+              "pandas_datareader", "boto3", "botocore", "google.cloud", "azure.storage",
+              "asyncssh", "fabric", "zmq", "grpc", "smbclient", "pysftp", "s3fs", "gcsfs",
+              "keras.datasets", "tensorflow.keras.datasets", "tensorflow_datasets",
+              "ssl.SSLSocket", "multiprocessing.connection", "multiprocessing.managers"):
+    PREFIX[_name] = _NET
+for _name in ("ctypes", "_ctypes", "cffi", "ffi"):
+    PREFIX[_name] = _FFI
+for _name in ("multiprocessing", "billiard", "ray", "pathos"):
+    PREFIX[_name] = _PROC
+PREFIX["signal"] = _SIG
+PREFIX["importlib"] = Danger("interpreter-tampering", H, "uses the import machinery")
+PREFIX["builtins.__import__"] = EXACT["builtins.__import__"]
+
+# Character prefixes (not component-wise).
+CHAR_PREFIX: tuple[tuple[str, Danger], ...] = (
+    ("sklearn.datasets.fetch_", _DOWNLOAD),
+    ("torchvision.datasets.utils.download", _DOWNLOAD),
+    ("os.exec", _SPAWN),
+    ("os.spawn", _SPAWN),
+)
+
+# Never dangerous although under a dangerous prefix.
+EXEMPT = frozenset({
+    "multiprocessing.cpu_count", "multiprocessing.current_process",
+    "importlib.metadata", "importlib.metadata.version", "importlib.metadata.versions",
+    "importlib.metadata.PackageNotFoundError", "importlib.util.find_spec",
+    "importlib.resources", "importlib.invalidate_caches", "importlib.metadata.distribution",
+    "importlib.metadata.packages_distributions", "importlib.metadata.metadata",
+    "socket.gethostname",
+})
+
+# Importing these modules is itself a finding (no legitimate notebook use under this policy).
+IMPORT_FLAG: dict[str, Danger] = {
+    "subprocess": _SUB, "pexpect": _SUB, "sh": _SUB, "plumbum": _SUB, "ptyprocess": _SUB,
+    "pty": _SHELL, "commands": _SHELL,
+    "socket": _NET, "socketserver": _NET, "requests": _NET, "httpx": _NET, "urllib3": _NET,
+    "aiohttp": _NET, "http.client": _NET, "http.server": _NET, "urllib.request": _NET,
+    "urllib2": _NET, "httplib": _NET, "ftplib": _NET, "telnetlib": _NET, "smtplib": _NET,
+    "poplib": _NET, "imaplib": _NET, "nntplib": _NET, "paramiko": _NET, "pycurl": _NET,
+    "websocket": _NET, "websockets": _NET, "webbrowser": _NET, "wget": _NET,
+    "ctypes": _FFI, "_ctypes": _FFI, "cffi": _FFI,
+    "builtins": Danger("interpreter-tampering", H, "imports the builtins module"),
+    "__builtin__": Danger("interpreter-tampering", H, "imports the builtins module"),
+    "_thread": _PROC, "marshal": Danger("unsafe-deserialization", M, "imports marshal"),
+}
+
+# Modules whose attributes must never be computed at run time (getattr with unknown name).
+SENSITIVE_MODULES = frozenset({
+    "os", "sys", "builtins", "subprocess", "socket", "ctypes", "importlib", "shutil", "pty",
+    "signal", "pickle", "marshal", "io", "posix", "nt", "codecs", "operator", "types", "gc",
+    "inspect", "IPython.get_ipython()", "<globals>", "multiprocessing", "threading", "pathlib",
+    "runpy", "code", "_thread", "pathlib.Path", "resource",
+})
+# Module names that, appearing inside a library's attribute chain, expose that module.
+REROOT_MODULES = frozenset({
+    "os", "sys", "subprocess", "builtins", "__builtins__", "socket", "ctypes", "importlib",
+    "shutil", "posix", "nt", "pty", "pickle", "marshal", "_os", "signal", "urllib",
+    "multiprocessing", "requests",
+})
+# Attribute names that lead out of the Python object model's front door.
+TAMPER_ATTRS = frozenset({
+    "__subclasses__", "__mro__", "__bases__", "__base__", "__globals__", "__builtins__",
+    "__code__", "__closure__", "__self__", "__loader__", "__spec__", "__import__", "__reduce__",
+    "__reduce_ex__", "__getattribute__", "__init_subclass__", "__set_name__", "__dictoffset__",
+    "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "tb_frame", "tb_next",
+    "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code", "co_code",
+    "func_globals", "mro", "_getframe", "__func__", "__wrapped__", "__objclass__",
+})
+# Of those, attribute names that are harmless to *define* (``def __reduce__``) or that appear
+# in ordinary code when read.
+TAMPER_READ_OK = frozenset({"__func__", "__wrapped__", "__reduce__", "__reduce_ex__",
+                            "__init_subclass__", "__set_name__", "mro"})
