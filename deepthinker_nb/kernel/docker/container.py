@@ -98,7 +98,12 @@ class RunSpec:
             "user": self.user,
             "working_dir": self.workdir,
             "environment": self.environment,
-            "volumes": self.volumes,
+            # --mount semantics: a missing source is an error, never silently created on the host
+            "mounts": [
+                docker.types.Mount(target=v["bind"], source=host, type="bind",
+                                   read_only=v["mode"] == "ro")
+                for host, v in self.volumes.items()
+            ],
             "mem_limit": memory,
             "memswap_limit": memory,  # equal to the memory limit: no swap
             "nano_cpus": int(config.cpu_limit * 1e9),

@@ -28,6 +28,7 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,15 +72,17 @@ def check_mounts(workdir: str | None, data_dirs: list[str]) -> None:
             )
 
 
-def _remove_created_container(future: asyncio.Future) -> None:
-    """Done-callback: remove a container whose start nobody waits for any more."""
-    if future.cancelled() or future.exception() is not None:
-        return
-    cid = future.result()
+def _reap_abandoned_start(future: asyncio.Future, dirs: Callable[[], None]) -> None:
+    """Done-callback of a start nobody waits for any more: remove its container, then dirs."""
+    cid = None
+    if not future.cancelled() and future.exception() is None:
+        cid = future.result()
 
     def _remove() -> None:
-        with contextlib.suppress(Exception):
-            get_client().api.remove_container(cid, force=True)
+        if cid is not None:
+            with contextlib.suppress(Exception):
+                get_client().api.remove_container(cid, force=True)
+        dirs()
 
     threading.Thread(target=_remove, name="dtk-reap", daemon=False).start()
 
@@ -232,8 +235,15 @@ class DockerKernelProvisioner(KernelProvisionerBase):
         try:
             self.container_id = await asyncio.shield(future)
         except BaseException:
-            future.add_done_callback(_remove_created_container)
-            self._remove_dirs()
+            # dirs go only after the engine call is over, or it would mount a missing dir
+            sockdir, tmp_workdir = self.sockdir, self.tmp_workdir
+            self.sockdir = self.tmp_workdir = self.workdir = None
+
+            def _dirs() -> None:
+                orphans.remove_sockdir(sockdir)
+                orphans.remove_tmp_workdir(tmp_workdir)
+
+            future.add_done_callback(lambda f: _reap_abandoned_start(f, _dirs))
             raise
         self._state = EventWatcher.instance().state(self.container_id)
         return self.parent.get_connection_info()
