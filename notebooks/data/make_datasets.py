@@ -16,20 +16,9 @@ from sklearn import datasets
 HERE = Path(__file__).resolve().parent
 SEED = 7
 
-# (file, task, target, default objective) - the CLI and the tests read this table.
-CATALOGUE = {
-    "churn": ("churn.csv", "classification", "churned",
-              "Predict which customers will churn so the retention team can call them first."),
-    "iris": ("iris.csv", "classification", "species",
-             "Classify iris flowers into their species from petal and sepal measurements."),
-    "wine": ("wine.csv", "classification", "cultivar",
-             "Identify the cultivar of a wine from its chemical analysis."),
-    "breast_cancer": ("breast_cancer.csv", "classification", "diagnosis",
-                      "Tell malignant from benign tumours from cell-nucleus measurements."),
-    "diabetes": ("diabetes.csv", "regression", "progression",
-                 "Predict disease progression one year after baseline from patient measurements."),
-}
-DEFAULT_DATASET = "churn"
+# Targets, tasks and default objectives: deepthinker_nb/workflow/datasets.py (CATALOGUE).
+FILES = {"churn": "churn.csv", "iris": "iris.csv", "wine": "wine.csv",
+         "breast_cancer": "breast_cancer.csv", "diabetes": "diabetes.csv"}
 
 
 def _from_bunch(bunch, target: str, names=None) -> pd.DataFrame:
@@ -82,7 +71,7 @@ def build() -> dict[str, pd.DataFrame]:
 
 def main() -> None:
     for name, frame in build().items():
-        path = HERE / CATALOGUE[name][0]
+        path = HERE / FILES[name]
         frame.to_csv(path, index=False)
         print(f"{path.name}: {frame.shape[0]} rows x {frame.shape[1]} columns")
 

@@ -1,0 +1,119 @@
+"""``deepthinker-nb run`` and ``deepthinker-nb demo``: the DeepThinker workflow from a shell.
+
+Progress (phase, iteration, score) goes to stderr as it happens; the summary goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from deepthinker_nb.errors import ConfigError
+
+DEFAULT_POOL_SIZE = 2
+"""Two warm kernels: the next one starts while the current notebook runs."""
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run", help="plan, code, score and record a model for a dataset (the DeepThinker workflow)",
+        description="Run the DeepThinker workflow on a dataset: plan, research in the kernel, "
+                    "write and revise code until the quality threshold, stress-test the best "
+                    "code, and record everything under OUT/<run-id>/.",
+    )
+    run.add_argument("--data", required=True, metavar="PATH",
+                     help="CSV, JSON (records or lines) or Parquet file")
+    run.add_argument("--target", metavar="COL", help="target column (default: the last column)")
+    run.add_argument("--task", choices=("classification", "regression"),
+                     default="classification")
+    run.add_argument("--objective", metavar="TEXT", help="what the model should achieve")
+    _common(run)
+    run.set_defaults(func=_run)
+
+    demo = subparsers.add_parser(
+        "demo", help="run the workflow on a bundled dataset (customer churn by default)",
+        description="Run the DeepThinker workflow on a bundled dataset with its default "
+                    "objective; a quick way to see the whole product work.",
+    )
+    from deepthinker_nb.workflow.datasets import CATALOGUE, DEFAULT_DATASET
+
+    demo.add_argument("--dataset", choices=sorted(CATALOGUE), default=DEFAULT_DATASET)
+    demo.add_argument("--objective", metavar="TEXT", help="override the default objective")
+    _common(demo, max_iterations=3)
+    demo.set_defaults(func=_demo)
+
+
+def _common(parser: argparse.ArgumentParser, max_iterations: int = 5) -> None:
+    parser.add_argument("--backend", choices=("local", "docker"), default=None,
+                        help="where the kernel runs (default: local; docker with --profile)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="Docker execution profile (SAFE_ML, GPU_ML, BROWSER, TRUSTED)")
+    parser.add_argument("--max-iterations", type=int, default=max_iterations, metavar="N")
+    parser.add_argument("--quality-threshold", type=float, default=8.0, metavar="X",
+                        help="stop when the 0..10 quality score reaches X (default 8.0)")
+    parser.add_argument("--patience", type=int, default=2, metavar="N",
+                        help="stop after N iterations without improvement (0: never)")
+    parser.add_argument("--seed", type=int, default=42, help="split and model seed")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="time limit per cell (default 60)")
+    parser.add_argument("--out", default="runs", metavar="DIR",
+                        help="runs directory (default ./runs)")
+    parser.add_argument("--pool-size", type=int, default=DEFAULT_POOL_SIZE, metavar="N",
+                        help=f"warm kernels kept ready (default {DEFAULT_POOL_SIZE})")
+    parser.add_argument("--quiet", action="store_true", help="no live progress on stderr")
+
+
+def _run(args: argparse.Namespace) -> int:
+    objective = args.objective or (
+        f"Predict {args.target or 'the target'} as accurately as possible on held-out rows.")
+    return _execute(args, args.data, args.task, args.target, objective)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from deepthinker_nb.workflow.datasets import bundled_dataset
+
+    dataset = bundled_dataset(args.dataset)
+    if not args.quiet:
+        print(f"demo: {dataset.name} ({dataset.path})", file=sys.stderr)
+    return _execute(args, dataset.path, dataset.task_type, dataset.target,
+                    args.objective or dataset.objective)
+
+
+def _execute(args: argparse.Namespace, data: Any, task: str, target: str | None,
+             objective: str) -> int:
+    from deepthinker_nb.config import DataConfig, IterationConfig, profile
+    from deepthinker_nb.workflow import WorkflowRunner
+
+    backend = args.backend or ("docker" if args.profile else "local")
+    docker_config = profile(args.profile) if args.profile else None
+    if docker_config is not None and backend != "docker":
+        raise ConfigError("--profile selects a Docker profile; use it with --backend docker")
+    data_config = DataConfig(
+        data_path=str(data), task_type=task, target_column=target, random_seed=args.seed,
+        execution_timeout=args.timeout,
+        execution_backend="docker" if backend == "docker" else "subprocess",
+        docker_config=docker_config,
+    )
+    iteration_config = IterationConfig(
+        max_iterations=args.max_iterations, quality_threshold=args.quality_threshold,
+        patience=args.patience or None,
+    )
+    display = None if args.quiet else ProgressDisplay(sys.stderr)
+    runner = WorkflowRunner(data_config, iteration_config, runs_dir=args.out,
+                            pool_size=args.pool_size, progress=display)
+    result = runner.run(objective)
+    print(result.summary())
+    return 0 if result.status == "complete" else 1
+
+
+class ProgressDisplay:
+    """One line per event: elapsed time, phase, message (and the best score so far)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def __call__(self, event: Any) -> None:
+        best = f"  [best {event.best_score:.2f}]" if event.best_score is not None else ""
+        self.stream.write(f"[{event.elapsed:6.1f}s] {event.phase:<10} {event.message}{best}\n")
+        self.stream.flush()
