@@ -9,6 +9,7 @@ client modules at the top and everything of ours lazily.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from datetime import datetime, timezone
@@ -45,6 +46,34 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class BorrowedKernelManager:
+    """A started kernel manager lent to nbclient by its owner (a pool or a session).
+
+    Everything is delegated, except ``client()``: jupyter_client clients made by one manager
+    share its Session and so its ZeroMQ identity; the kernel's ROUTER sockets hand that identity
+    over to the newest connection, and the owner's own client would stop receiving replies once
+    ours is gone. A client of our own gets a Session of its own (same key, new identity).
+    """
+
+    def __init__(self, km: Any) -> None:
+        self.__dict__["_km"] = km
+
+    def client(self, **kwargs: Any) -> Any:
+        from jupyter_client.session import Session
+
+        shared = self._km.session
+        kwargs.setdefault("session", Session(
+            key=shared.key, signature_scheme=shared.signature_scheme, username=shared.username,
+        ))
+        return self._km.client(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._km, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._km, name, value)
+
+
 class DeepThinkerNotebookClient(PapermillNotebookClient):
     """Papermill's client with the scan gate in front of every execute request.
 
@@ -63,6 +92,8 @@ class DeepThinkerNotebookClient(PapermillNotebookClient):
         kernel_spec_manager: Any = None,
         **kw: Any,
     ) -> None:
+        if km is not None and not isinstance(km, BorrowedKernelManager):
+            km = BorrowedKernelManager(km)
         super().__init__(nb_man, km=km, **kw)
         if gate is None:
             from deepthinker_nb.kernel.gate import ScanGate
@@ -248,9 +279,12 @@ class DeepThinkerEngine(NBClientEngine):
         safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
         if scan is None:
             scan = os.environ.get(SCAN_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+        timeout = execution_timeout if execution_timeout else kwargs.get("timeout")
+        if timeout is not None:
+            timeout = math.ceil(timeout)  # nbclient's timeout is an Integer trait
         final_kwargs = merge_kwargs(
             safe_kwargs,
-            timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+            timeout=timeout,
             startup_timeout=start_timeout,
             kernel_name=kernel_name,
             log=logger,
