@@ -80,6 +80,12 @@ _EVAL_CODE_ARG = {
     "profile.runctx": ("statement", 0), "IPython.get_ipython().run_cell": ("raw_cell", 0),
     "IPython.get_ipython().ex": ("cmd", 0), "IPython.get_ipython().ev": ("expr", 0),
 }
+# Calls whose result the resolver can name (getattr(os, "system") is os.system).
+_RESOLVING_CALLS = frozenset({
+    "builtins.getattr", "builtins.object.__getattribute__", "builtins.type.__getattribute__",
+    "builtins.__import__", "importlib.import_module", "importlib.__import__", "builtins.vars",
+    "builtins.globals", "builtins.locals", "functools.partial", "functools.partialmethod",
+})
 _CONDITIONAL = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.IfExp)
 _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
 
@@ -505,7 +511,7 @@ class Analyzer(ast.NodeVisitor):
                     isinstance(value.func, ast.Attribute) and value.func.attr == "join"
                     and quals and all(q.startswith("os.path") for q in quals)):
                 self.path_vars[name] = value
-        elif value is not None and self._derives_from_param(value):
+        elif isinstance(value, (ast.BinOp, ast.JoinedStr)) and self._derives_from_param(value):
             self.path_vars[name] = value
 
     def visit_For(self, node: ast.For) -> None:
@@ -631,7 +637,8 @@ class Analyzer(ast.NodeVisitor):
             if kw.arg == "download" and not (isinstance(kw.value, ast.Constant)
                                              and not kw.value.value):
                 self.report(node, "network", H, "download=... fetches data from the network")
-        if id(node) not in self._handled:
+        if id(node) not in self._handled and (quals & _RESOLVING_CALLS
+                                              or isinstance(func, ast.Call)):
             own = {q for q in self.resolve(node) if not q.endswith("()")}
             if own:
                 self.check_ref(node, own)
