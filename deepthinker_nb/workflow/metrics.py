@@ -163,15 +163,15 @@ class MetricComputer:
                     f"predicted labels {unknown_labels[:5]} are not classes of the training "
                     f"target (classes: {self.classes[:10]})"
                 )
-            self._validate_probabilities(frame)
+            frame = self._validate_probabilities(frame)
         return frame
 
-    def _validate_probabilities(self, frame: pd.DataFrame) -> None:
+    def _validate_probabilities(self, frame: pd.DataFrame) -> pd.DataFrame:
         proba = [c for c in frame.columns if c.startswith(PROBA_PREFIX)]
         if not proba:
-            return
+            return frame
         renamed = {c: PROBA_PREFIX + label_key(c[len(PROBA_PREFIX):]) for c in proba}
-        frame.rename(columns=renamed, inplace=True)
+        frame = frame.rename(columns=renamed)
         named = set(renamed.values())
         wanted = {PROBA_PREFIX + c for c in self.classes}
         if named != wanted:
@@ -193,6 +193,7 @@ class MetricComputer:
                 f"probabilities of a row must sum to 1 (found sums from {sums.min():.3f} to "
                 f"{sums.max():.3f})"
             )
+        return frame
 
     # -- metrics ---------------------------------------------------------------------------------
     def compute(self, predictions: str | Path | pd.DataFrame) -> MetricResult:

@@ -69,9 +69,10 @@ def load_cell(spec: ModelSpec) -> str:
             "",
             "# Robust mode: text for every non-numeric column, no infinities in numeric ones.",
             'text_columns = X.select_dtypes(exclude="number").columns',
-            "for frame in (X, X_test):",
-            "    frame[text_columns] = frame[text_columns].astype(str)",
-            "    frame.replace([np.inf, -np.inf], np.nan, inplace=True)",
+            "X[text_columns] = X[text_columns].astype(str)",
+            "X_test[text_columns] = X_test[text_columns].astype(str)",
+            "X = X.replace([np.inf, -np.inf], np.nan)",
+            "X_test = X_test.replace([np.inf, -np.inf], np.nan)",
         ]
     lines.append('print(f"train: {X.shape[0]} rows x {X.shape[1]} features; test: {X_test.shape[0]} rows")')
     return "\n".join(lines)
