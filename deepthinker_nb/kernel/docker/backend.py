@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from deepthinker_nb.kernel.backend import KernelBackend
 from deepthinker_nb.kernel.docker import orphans
 from deepthinker_nb.kernel.docker.engine import get_client, require_image
 from deepthinker_nb.kernel.docker.provisioner import KERNEL_ARGV, check_mounts
+
+log = logging.getLogger("deepthinker_nb.docker")
 
 
 def docker_kernel_spec(provisioner_config: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -31,6 +34,26 @@ def docker_kernel_spec(provisioner_config: dict[str, Any] | None = None) -> dict
     }
 
 
+def _warn_if_stale(client, image: str) -> None:
+    """An image built from an older recipe still works; say once that a rebuild is due."""
+    from deepthinker_nb.kernel.docker.image import LABEL_RECIPE, recipe_hash
+
+    if image in _warned:
+        return
+    _warned.add(image)
+    try:
+        built = (client.images.get(image).labels or {}).get(LABEL_RECIPE)
+        current = recipe_hash()
+    except Exception:
+        return
+    if built and built != current:
+        log.warning("kernel image %s was built from recipe %s, the recipe is now %s; "
+                    "run `deepthinker-nb image build`", image, built, current)
+
+
+_warned: set[str] = set()
+
+
 class DockerBackend(KernelBackend):
     name = "docker"
     kernel_name = "deepthinker-docker"
@@ -49,7 +72,9 @@ class DockerBackend(KernelBackend):
     def preflight(self, config: Any) -> None:
         """Engine reachable and image present, else a one-line, actionable error."""
         config = self.coerce_config(config)
-        require_image(get_client(), config.image)
+        client = get_client()
+        require_image(client, config.image)
+        _warn_if_stale(client, config.image)
 
     def describe(self, config: Any) -> dict[str, Any]:
         config = self.coerce_config(config)

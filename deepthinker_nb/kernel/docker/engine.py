@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 from deepthinker_nb.config.docker import MountError
 from deepthinker_nb.errors import BackendUnavailableError
@@ -37,6 +38,9 @@ _NO_ENGINE_HINT = (
 
 _lock = threading.Lock()
 _client = None
+_checked = 0.0
+PING_INTERVAL = 2.0
+"""Seconds a successful ping is trusted: control paths (interrupt, poll) skip a round trip."""
 
 
 def get_client(timeout: float = 30.0):
@@ -46,10 +50,14 @@ def get_client(timeout: float = 30.0):
         raise DockerUnavailableError(
             "the docker Python SDK is not installed (pip install docker); or use backend='local'"
         )
+    global _checked
     with _lock:
         if _client is not None:
+            if time.monotonic() - _checked < PING_INTERVAL:
+                return _client
             try:
                 _client.ping()
+                _checked = time.monotonic()
                 return _client
             except Exception:
                 _client = None
@@ -62,7 +70,7 @@ def get_client(timeout: float = 30.0):
             raise DockerUnavailableError(
                 f"no Docker engine answers at {host} ({reason}); {_NO_ENGINE_HINT}"
             ) from None
-        _client = client
+        _client, _checked = client, time.monotonic()
         return client
 
 

@@ -35,7 +35,8 @@ from typing import Any
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from traitlets import Dict, Unicode
 
-from deepthinker_nb.config.docker import DockerConfig, profile
+from deepthinker_nb.config.docker import DockerConfig
+from deepthinker_nb.config.docker import profile as get_profile
 from deepthinker_nb.kernel.docker import orphans
 from deepthinker_nb.kernel.docker.container import KERNEL_PORT_NAMES, build_run_spec
 from deepthinker_nb.kernel.docker.engine import MountError, get_client, require_image
@@ -105,7 +106,7 @@ class DockerKernelProvisioner(KernelProvisionerBase):
     # -- configuration -------------------------------------------------------------------------
 
     def _default_config(self) -> DockerConfig:
-        base = profile(self.profile) if self.profile else DockerConfig()
+        base = get_profile(self.profile) if self.profile else DockerConfig()
         changes = dict(self.options or {})
         if self.image:
             changes["image"] = self.image
@@ -255,7 +256,7 @@ class DockerKernelProvisioner(KernelProvisionerBase):
         state = self._state
         if state is None or self.container_id is None:
             return state
-        if state.exit_code is None and (force or not EventWatcher.instance().alive):
+        if state.exit_code is None and (force or not EventWatcher.running()):
             now = time.monotonic()
             if force or now - self._last_inspect > 0.5:
                 self._last_inspect = now

@@ -47,6 +47,12 @@ class EventWatcher:
             cls._instance._ensure_running()
             return cls._instance
 
+    @classmethod
+    def running(cls) -> bool:
+        """Whether this process's stream is being followed (never starts or blocks)."""
+        inst = cls._instance
+        return inst is not None and inst._pid == os.getpid() and inst.alive
+
     @property
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
