@@ -1,0 +1,104 @@
+"""End-to-end runs in real kernels through real papermill: the run directory and its record."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from deepthinker_nb.config import DataConfig
+from deepthinker_nb.workflow import WorkflowRunner, run_deepthinker_workflow
+from deepthinker_nb.workflow.data import DataError, load_and_split
+from deepthinker_nb.workflow.datasets import bundled_dataset
+from deepthinker_nb.workflow.metrics import MetricComputer
+
+pytestmark = pytest.mark.slow
+
+
+def _host_metrics(config: DataConfig, predictions) -> dict:
+    split = load_and_split(config)
+    return MetricComputer(split.task_type, split.test_labels, split.classes).compute(
+        predictions).metrics
+
+
+def _check_run_dir(result, config):
+    run_dir = result.run_dir
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and result.status == "complete"
+    assert manifest["best_iteration"] == result.best_iteration
+    assert manifest["dataset"]["sha256"] == load_and_split(config).dataset_sha256
+    assert manifest["kernel"]["backend"] == "local"
+    assert manifest["packages"]["scikit-learn"]
+    assert {"data", "planning", "research", "coding", "recording"} <= set(manifest["timings"])
+    assert len(manifest["iterations"]) == len(result.iterations)
+    for record in result.iterations:
+        assert record.notebook_path.name == f"{record.index:02d}.ipynb"
+        nbformat.validate(nbformat.read(record.notebook_path, as_version=4))
+        assert all(s["verdict"] == "pass" for s in record.scan)
+    # The data dir holds only what the kernel may see.
+    assert sorted(p.name for p in (run_dir / "data").iterdir()
+                  if p.is_file()) == ["test_features.csv", "train.csv"]
+    # run.ipynb re-executed end to end reproduces the loop's best metrics.
+    run_nb = nbformat.read(run_dir / "run.ipynb", as_version=4)
+    nbformat.validate(run_nb)
+    assert result.reproduced is True and manifest["reproduced"] is True
+    assert run_nb.metadata["deepthinker"]["host_metrics"] == result.best_metrics
+    assert manifest["run_notebook"]["metrics"] == result.best_metrics
+    assert _host_metrics(config, run_dir / "work" / "run" / "predictions.csv") == \
+        result.best_metrics
+    # The best iteration is the one with the highest score.
+    assert result.quality_score == max(r.score for r in result.iterations)
+    assert result.best.score == result.quality_score
+    return manifest
+
+
+def test_classification_end_to_end(tmp_path):
+    dataset = bundled_dataset("churn")
+    config = DataConfig(dataset.path, target_column=dataset.target, execution_timeout=60)
+    events = []
+    from deepthinker_nb.config import IterationConfig
+
+    result = WorkflowRunner(config, IterationConfig(max_iterations=2), runs_dir=tmp_path,
+                            pool_size=2, progress=events.append).run(dataset.objective)
+    print("\n" + result.summary())
+    manifest = _check_run_dir(result, config)
+    assert [r.model for r in result.iterations] == ["logistic_regression", "random_forest"]
+    assert {e.phase for e in events} >= {"planning", "research", "coding", "simulation",
+                                         "recording", "report", "done"}
+    research = nbformat.read(result.run_dir / "research.ipynb", as_version=4)
+    assert any(o.get("data", {}).get("image/png") for c in research.cells
+               for o in c.get("outputs", [])), "the research plot is in the notebook"
+    assert result.research.status == "ok"
+    sim = manifest["simulation"]
+    assert {r["scenario"]["kind"] for r in sim["results"]} == {
+        "label_noise", "missing_values", "subgroup", "shift"}
+    assert all(r["status"] == "ok" and r["delta"] is not None for r in sim["results"])
+    html = (result.run_dir / "report.html").read_text()
+    assert "Reproduction check" in html and "data:image/png;base64" in html
+    assert "<table>" in result._repr_html_()
+    for label in ("proba_no", "proba_yes"):
+        assert label in (result.run_dir / "work" / "01" / "predictions.csv").read_text()
+
+
+def test_regression_end_to_end(tmp_path):
+    dataset = bundled_dataset("diabetes")
+    result = run_deepthinker_workflow(
+        dataset.path, dataset.objective, task_type="regression", target_column=dataset.target,
+        max_iterations=2, runs_dir=tmp_path, pool_size=2, report=False,
+    )
+    print("\n" + result.summary())
+    config = DataConfig(dataset.path, task_type="regression", target_column=dataset.target)
+    _check_run_dir(result, config)
+    assert set(result.best_metrics) == {"rmse", "mae", "r2"}
+    assert result.simulation is not None and len(result.simulation.results) == 4
+
+
+def test_bad_data_fails_before_any_kernel_or_run_dir(tmp_path, write_csv):
+    import pandas as pd
+
+    path = write_csv(pd.DataFrame({"x": range(30), "y": ["a"] * 30}))
+    runner = WorkflowRunner(DataConfig(path), runs_dir=tmp_path / "runs")
+    with pytest.raises(DataError, match="at least 2"):
+        runner.run("anything")
+    assert not (tmp_path / "runs").exists()
