@@ -90,11 +90,13 @@ class DeepThinkerNotebookClient(PapermillNotebookClient):
         policy: Any = None,
         gate: Any = None,
         kernel_spec_manager: Any = None,
+        save_every: float = 1.0,
         **kw: Any,
     ) -> None:
         if km is not None and not isinstance(km, BorrowedKernelManager):
             km = BorrowedKernelManager(km)
         super().__init__(nb_man, km=km, **kw)
+        self.save_every = save_every
         if gate is None:
             from deepthinker_nb.kernel.gate import ScanGate
 
@@ -165,9 +167,24 @@ class DeepThinkerNotebookClient(PapermillNotebookClient):
 
     # -- papermill's cell loop, with timings and every way a cell can end -------------------
     def papermill_execute_cells(self) -> None:
-        """Papermill's loop (stop at the first failure, save after each cell) that also
-        records ``metadata.deepthinker`` and turns timeouts and kernel deaths into error outputs
-        papermill reports like any other cell error."""
+        """Papermill's loop (stop at the first failure) that also records
+        ``metadata.deepthinker`` and turns timeouts and kernel deaths into error outputs papermill
+        reports like any other cell error.
+
+        Papermill writes the whole notebook before and after every cell, which costs more than
+        running a short cell; here those writes are throttled to one per ``save_every`` seconds
+        (0 = papermill's behaviour). Papermill's own ``autosave_cell_every`` still saves during
+        long cells, and the final save (also on failure) always happens.
+        """
+        nb_man = self.nb_man
+        if self.save_every > 0 and nb_man.output_path:
+            nb_man.save = _ThrottledSave(nb_man, self.save_every)
+        try:
+            self._execute_cells()
+        finally:
+            nb_man.__dict__.pop("save", None)  # back to papermill's save for the final write
+
+    def _execute_cells(self) -> None:
         for index, cell in enumerate(self.nb.cells):
             self.nb_man.cell_start(cell, index)
             started, t0 = _now(), time.perf_counter()
@@ -219,6 +236,23 @@ class DeepThinkerNotebookClient(PapermillNotebookClient):
             self.log.warning("could not interrupt the kernel after a timeout: %s", exc)
 
 
+class _ThrottledSave:
+    """Stands in for ``NotebookExecutionManager.save``: writes at most once per interval."""
+
+    def __init__(self, nb_man: Any, interval: float) -> None:
+        self.nb_man = nb_man
+        self.interval = interval
+        self.last = time.monotonic()
+
+    def __call__(self, **kwargs: Any) -> None:
+        if kwargs.get("nb") is not None:
+            self.nb_man.nb = kwargs["nb"]
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            type(self.nb_man).save(self.nb_man)
+            self.last = time.monotonic()
+
+
 async def _ensure_async_call(func: Any) -> Any:
     from jupyter_core.utils import ensure_async
 
@@ -254,7 +288,8 @@ class DeepThinkerEngine(NBClientEngine):
     ``km`` a started (pooled) kernel manager, used and never shut down; ``scan`` (default True,
     or env ``DEEPTHINKER_NB_SCAN=0``); ``policy`` a ScanPolicy; ``gate`` a ready ScanGate;
     ``kernel_spec_manager``; ``launch_kwargs`` for ``start_kernel`` when the engine starts the
-    kernel itself (default ``cwd`` = papermill's working directory).
+    kernel itself (default ``cwd`` = papermill's working directory); ``save_every`` seconds
+    between notebook writes during the run (default 1.0; 0 writes around every cell).
     """
 
     @classmethod
@@ -273,6 +308,7 @@ class DeepThinkerEngine(NBClientEngine):
         gate: Any = None,
         kernel_spec_manager: Any = None,
         launch_kwargs: dict[str, Any] | None = None,
+        save_every: float = 1.0,
         **kwargs: Any,
     ) -> NotebookNode:
         kwargs = remove_args(["input_path"], **kwargs)
@@ -294,7 +330,7 @@ class DeepThinkerEngine(NBClientEngine):
         )
         client = DeepThinkerNotebookClient(
             nb_man, km=km, scan=scan, policy=policy, gate=gate,
-            kernel_spec_manager=kernel_spec_manager, **final_kwargs,
+            kernel_spec_manager=kernel_spec_manager, save_every=save_every, **final_kwargs,
         )
         start = dict(launch_kwargs or {})
         if km is None:
