@@ -103,3 +103,26 @@ def test_no_engine_says_how_to_start_one(monkeypatch):
     assert "\n" not in str(info.value)
     monkeypatch.undo()
     engine._client = None
+
+
+def test_unreadable_data_dir_is_a_mount_error(docker_engine, tmp_path, our_containers):
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("the kernel runs as the host user; permissions are the host's")
+    data = tmp_path / "private"
+    data.mkdir(mode=0o700)
+    before = len(our_containers())
+    s = KernelSession(backend="docker", workdir=tmp_path / "w", data_dirs=[data])
+    with pytest.raises(MountError, match="not readable by the kernel"):
+        s.start()
+    assert len(our_containers()) == before
+
+
+def test_image_build_is_skipped_when_the_recipe_tag_exists(docker_engine):
+    from deepthinker_nb.kernel.docker.image import build_image, image_tag
+
+    build_image(log=lambda _msg: None)  # builds only if the recipe changed since
+    result = build_image(log=lambda _msg: None)
+    assert result.method == "cached" and result.tag == image_tag()
+    assert result.seconds < 5

@@ -65,12 +65,32 @@ def gpu_available(client) -> bool:
     return "nvidia" in runtimes or Path("/dev/nvidia0").exists()
 
 
-def check_mounts(workdir: str | None, data_dirs: list[str]) -> None:
+def _kernel_can_read(path: str, uid: int, gid: int) -> bool:
+    st = os.stat(path)
+    need = 0o5 if Path(path).is_dir() else 0o4
+    if st.st_uid == uid:
+        return (st.st_mode >> 6) & need == need
+    if st.st_gid == gid:
+        return (st.st_mode >> 3) & need == need
+    return st.st_mode & need == need
+
+
+def check_mounts(
+    workdir: str | None, data_dirs: list[str], user: tuple[int, int] | None = None
+) -> None:
+    """One-line errors, before any container starts, for mounts the kernel could not use."""
     for path in ([workdir] if workdir else []) + list(data_dirs):
         if not Path(path).exists():
             raise MountError(
                 f"cannot mount {path!r} into the kernel container: it does not exist on the host"
             )
+    if user is not None and os.geteuid() == 0:  # the workdir is chowned; data is left alone
+        for path in data_dirs:
+            if not _kernel_can_read(path, *user):
+                raise MountError(
+                    f"data dir {path!r} is not readable by the kernel's uid {user[0]}; "
+                    "make it readable (chmod o+rX) or set DockerConfig.user to its owner"
+                )
 
 
 def _reap_abandoned_start(future: asyncio.Future, dirs: Callable[[], None]) -> None:
@@ -148,8 +168,8 @@ class DockerKernelProvisioner(KernelProvisionerBase):
         elif self.workdir is None:  # papermill without --cwd: a private temporary working dir
             self.tmp_workdir = Path(tempfile.mkdtemp(prefix="dtk-work-"))
             self.workdir = str(self.tmp_workdir)
-        check_mounts(self.workdir, data_dirs)
         user, uid, gid = resolve_user(config)
+        check_mounts(self.workdir, data_dirs, (uid, gid))
 
         if self.sockdir is None or not self.sockdir.exists():
             self.sockdir = orphans.make_sockdir()
