@@ -689,7 +689,8 @@ class Analyzer(ast.NodeVisitor):
         return None
 
     def _check_eval(self, node: ast.Call, canon: str, danger: Danger) -> None:
-        short = canon.replace("IPython.get_ipython()", "get_ipython()")
+        short = canon.replace("IPython.get_ipython()", "get_ipython()").removeprefix(
+            "builtins.")
         if canon.endswith("run_line_magic"):
             self._magic(node, cell=False)
             return
@@ -745,10 +746,12 @@ class Analyzer(ast.NodeVisitor):
         if text is None:
             if isinstance(expr, ast.JoinedStr):
                 text = "".join(str(v.value) for v in expr.values if isinstance(v, ast.Constant))
-            else:
+            elif isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Mod)):
                 self.report(node, "pandas-eval-injection", L,
-                            f"{canon}() of an expression computed at run time")
+                            f"{canon}() of an expression assembled at run time")
                 return
+            else:
+                return  # a variable or a non-string argument (model.eval(X, y))
         if "__" in text:
             self.report(node, "pandas-eval-injection", H,
                         f"{canon}() expression reaches dunder attributes")
@@ -925,7 +928,11 @@ class Analyzer(ast.NodeVisitor):
         self._check_path(node, canon, danger)
         present, value = self._kw_const(node, "allow_pickle")
         if present and value is not False:
-            self._check_deser(node, canon + "(allow_pickle=True)", danger)
+            path, _ = self._load_source(node.args[0] if node.args else None)
+            if path is not None and path in self.written:
+                return
+            self.report(node, "unsafe-deserialization", H,
+                        "numpy.load(allow_pickle=True) unpickles object arrays, which runs code")
 
     def _check_torch_load(self, node: ast.Call, canon: str, danger: Danger) -> None:
         self._check_path(node, canon, danger)
@@ -965,6 +972,23 @@ class Analyzer(ast.NodeVisitor):
         if canon != "builtins.__import__":
             self.report(node, "interpreter-tampering", M,
                         f"{canon}({name!r}) imports a module dynamically")
+
+    def _check_sys_path(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        entries = list(node.args[-1:]) if canon != "sys.path.extend" else []
+        if canon == "sys.path.extend" and node.args and isinstance(node.args[0],
+                                                                   (ast.List, ast.Tuple)):
+            entries = list(node.args[0].elts)
+        for entry in entries or [None]:
+            text = self.fold_str(entry) if entry is not None else None
+            if text is None:
+                self.report(node, "interpreter-tampering", H,
+                            f"{canon}() adds an import directory computed at run time")
+            elif classify(text, self.policy) is not None:
+                self.report(node, "interpreter-tampering", H,
+                            f"{canon}() imports code from {text[:60]!r}, outside the sandbox")
+            else:
+                self.report(node, "interpreter-tampering", M,
+                            f"{canon}() imports code from the working directory")
 
     def _check_thread(self, node: ast.Call, canon: str, danger: Danger) -> None:
         present, value = self._kw_const(node, "daemon")

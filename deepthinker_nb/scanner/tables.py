@@ -88,7 +88,7 @@ _add(_TAMPER, "sys.modules", "sys.meta_path", "sys.path_hooks", "sys.path_import
      "sys.breakpointhook", "sys.unraisablehook", "sys.__dict__", "sys.setdlopenflags",
      "sys.remote_exec", "threading.settrace", "threading.setprofile", "builtins.__import__",
      "builtins.__dict__", "builtins.__loader__", "builtins.__spec__", "builtins.breakpoint",
-     "site.addsitedir", "site.main", "gc.get_referrers", "gc.get_referents", "gc.get_objects",
+     "site.main", "gc.get_referrers", "gc.get_referents", "gc.get_objects",
      "builtins.__build_class__", "IPython.get_ipython().user_ns",
      "IPython.get_ipython().user_global_ns", "IPython.get_ipython().kernel",
      "IPython.get_ipython().input_transformers_post",
@@ -139,6 +139,8 @@ _add(Danger("unsafe-deserialization", H, "yaml.load without a safe Loader runs c
 _add(Danger("interpreter-tampering", H, "imports a module dynamically", check="dyn_import"),
      "importlib.import_module", "importlib.__import__", "builtins.__import__",
      "importlib.reload", "pkgutil.get_loader", "pkgutil.find_loader", "zipimport.zipimporter")
+_add(Danger("interpreter-tampering", H, "changes where imports come from", check="sys_path"),
+     "sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir")
 _add(Danger("detached-thread", H, "starts a thread", check="thread"),
      "threading.Thread", "threading.Timer")
 _add(Danger("path-escape", H, "creates a symbolic or hard link, which can point anywhere"),

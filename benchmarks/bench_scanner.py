@@ -1,0 +1,123 @@
+"""Benchmark: our scanner vs bandit on the labelled corpus (detection, false positives, speed).
+
+Run: ``.venv/bin/python benchmarks/bench_scanner.py [--rounds N]``. Both tools scan the same
+cells in the same process and run; bandit gets the cells after IPython's transform (it cannot
+parse IPython syntax itself), we get the raw cells (our time includes the transform).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "scanner"))
+
+from corpus_loader import load  # noqa: E402
+
+from deepthinker_nb.scanner import SecurityScanner  # noqa: E402
+from deepthinker_nb.scanner.ipython import transform  # noqa: E402
+
+
+class Bandit:
+    """bandit's Python API, in process: one manager, one cell at a time."""
+
+    def __init__(self) -> None:
+        from bandit.core import config, manager
+
+        logging.getLogger("bandit").setLevel(logging.CRITICAL)
+        self.manager = manager.BanditManager(config.BanditConfig(), "file", quiet=True)
+
+    def issues(self, code: str) -> list:
+        mgr = self.manager
+        mgr.results = []
+        name = "cell.py"
+        mgr._parse_file(name, io.BytesIO(code.encode("utf-8")), [name])
+        return list(mgr.results)
+
+
+def _rank(severity: str) -> int:
+    return {"UNDEFINED": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3}.get(str(severity).upper(), 0)
+
+
+def _rate(flags: list[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="timing rounds (default 5)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+
+    dangerous, harmless = load("dangerous"), load("harmless")
+    cells = [c.code for c in dangerous + harmless]
+    scanner = SecurityScanner()
+    bandit = Bandit()
+
+    def transformed(code: str) -> str:
+        try:
+            return transform(code)
+        except Exception:
+            return code
+
+    bandit_input = [transformed(c) for c in cells]
+
+    # -- detection -------------------------------------------------------------------------
+    ours = [scanner.scan(c).blocked for c in cells]
+    bandit_ranks = [max((_rank(i.severity) for i in bandit.issues(c)), default=0)
+                    for c in bandit_input]
+    n_d = len(dangerous)
+
+    def rates(flags: list[bool]) -> tuple[float, float]:
+        return _rate(flags[:n_d]), _rate(flags[n_d:])
+
+    ours_det, ours_fp = rates(ours)
+    b_med_det, b_med_fp = rates([r >= 2 for r in bandit_ranks])
+    b_low_det, b_low_fp = rates([r >= 1 for r in bandit_ranks])
+
+    # -- throughput (same cells, same run, interleaved rounds) ------------------------------
+    ours_times, bandit_times = [], []
+    for _ in range(args.rounds):
+        t0 = time.perf_counter()
+        for c in cells:
+            scanner.scan(c)
+        ours_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for c in bandit_input:
+            bandit.issues(c)
+        bandit_times.append(time.perf_counter() - t0)
+    ours_cps = len(cells) / min(ours_times)
+    bandit_cps = len(cells) / min(bandit_times)
+
+    # -- median scan time of a typical (harmless data-science) cell ------------------------
+    per_cell = []
+    for case in harmless:
+        samples = []
+        for _ in range(max(3, args.rounds)):
+            t0 = time.perf_counter()
+            scanner.scan(case.code)
+            samples.append(time.perf_counter() - t0)
+        per_cell.append(min(samples))
+    median_ms = statistics.median(per_cell) * 1000
+
+    print(f"corpus: {len(dangerous)} dangerous, {len(harmless)} harmless cells")
+    print(f"{'tool':<30} {'detection':>10} {'false pos':>10}")
+    print(f"{'deepthinker-nb scanner':<30} {ours_det:>10.1%} {ours_fp:>10.1%}")
+    print(f"{'bandit (>= MEDIUM)':<30} {b_med_det:>10.1%} {b_med_fp:>10.1%}")
+    print(f"{'bandit (>= LOW)':<30} {b_low_det:>10.1%} {b_low_fp:>10.1%}")
+    print(f"throughput: ours {ours_cps:,.0f} cells/s, bandit {bandit_cps:,.0f} cells/s, "
+          f"ratio {ours_cps / bandit_cps:.1f}x (target >= 5x)")
+    print(f"median scan time of a typical cell: {median_ms:.3f} ms (target <= 1 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
