@@ -158,3 +158,16 @@ def test_requirements_are_pinned_to_host_majors():
             pins[name.lower()] = ver
     for name in ("ipykernel", "pandas", "scikit-learn", "matplotlib", "numpy"):
         assert pins[name].split(".")[0] == version(name).split(".")[0], name
+
+
+def test_installable_kernelspec_matches_the_backend():
+    import json
+
+    from deepthinker_nb.kernel.docker.backend import DockerBackend
+
+    shipped = image.recipe_dir().parent / "deepthinker-docker" / "kernel.json"
+    assert json.loads(shipped.read_text()) == DockerBackend().kernel_spec()
+    spec = DockerBackend().kernel_spec()
+    assert spec["argv"][:3] == ["python", "-m", "deepthinker_nb_launcher"]
+    assert spec["metadata"]["kernel_provisioner"]["provisioner_name"] == (
+        "deepthinker-docker-provisioner")
