@@ -9,6 +9,7 @@ client modules at the top and everything of ours lazily.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import time
@@ -159,9 +160,19 @@ class DeepThinkerNotebookClient(PapermillNotebookClient):
                 cell.outputs = [security_error_output(report)]
                 cell.execution_count = None
                 raise CellBlockedError(report, findings_summary(report))
-        return await super().async_execute_cell(
-            cell, cell_index, execution_count=execution_count, store_history=store_history
-        )
+        # A skipped write must not wait for the end of a long cell: flush it after
+        # ``save_every`` seconds while the cell runs.
+        saver = self.nb_man.__dict__.get("save")
+        flush = None
+        if isinstance(saver, _ThrottledSave):
+            flush = asyncio.get_running_loop().call_later(saver.interval, saver.flush)
+        try:
+            return await super().async_execute_cell(
+                cell, cell_index, execution_count=execution_count, store_history=store_history
+            )
+        finally:
+            if flush is not None:
+                flush.cancel()
 
     execute_cell = run_sync(async_execute_cell)
 
@@ -244,13 +255,22 @@ class _ThrottledSave:
         self.interval = interval
         self.last = time.monotonic()
 
+        self.dirty = False
+
     def __call__(self, **kwargs: Any) -> None:
         if kwargs.get("nb") is not None:
             self.nb_man.nb = kwargs["nb"]
-        now = time.monotonic()
-        if now - self.last >= self.interval:
+        if time.monotonic() - self.last >= self.interval:
+            self.flush(force=True)
+        else:
+            self.dirty = True
+
+    def flush(self, force: bool = False) -> None:
+        """Write now if a write was skipped (``force``: write anyway)."""
+        if force or self.dirty:
             type(self.nb_man).save(self.nb_man)
             self.last = time.monotonic()
+            self.dirty = False
 
 
 async def _ensure_async_call(func: Any) -> Any:

@@ -23,6 +23,8 @@ from deepthinker_nb.report.manifest import read_manifest
 METRICS_MARKER = "DEEPTHINKER_METRICS:"
 """A line ``DEEPTHINKER_METRICS: {"accuracy": 0.9}`` printed by a run notebook's cell."""
 RUN_NOTEBOOK = "run.ipynb"
+MetricsFn = Callable[[Any, Path], Mapping[str, Any] | None]
+"""``metrics_fn(run: NotebookRun, run_dir: Path) -> metrics`` of a re-run."""
 REPRODUCED_NOTEBOOK = "run.reproduced.ipynb"
 
 
@@ -115,7 +117,7 @@ def reproduce(
     *,
     output_path: str | os.PathLike[str] | None = None,
     metrics_key: str = "metrics",
-    metrics_fn: Callable[[Any], Mapping[str, Any] | None] | None = None,
+    metrics_fn: MetricsFn | None = None,
     pool: Any = None,
     parameters: Mapping[str, Any] | None = None,
     rel_tol: float = 1e-6,
@@ -125,8 +127,10 @@ def reproduce(
     ``run_dir/run.reproduced.ipynb`` and compare metrics with the recorded ones.
 
     Execution settings come from the manifest's optional ``reproduce`` section (``backend``,
-    ``data_dirs``, ``workdir``, ``parameters``, ``timeout``); ``metrics_fn(NotebookRun)`` returns
-    the re-run's metrics when they are computed on the host (as the workflow does).
+    ``data_dirs``, ``workdir``, ``parameters``, ``timeout``, and ``metrics_fn``: a
+    ``"module:function"`` to import). ``metrics_fn(run, run_dir)`` returns the re-run's metrics
+    when they are computed on the host (as the workflow does, from the predictions file);
+    without one, the re-run's ``DEEPTHINKER_METRICS:`` line is used.
     """
     from deepthinker_nb.notebook.execute import execute_notebook
 
@@ -154,8 +158,10 @@ def reproduce(
         pool=pool,
         timeout=settings.get("timeout", 300.0),
     )
+    if metrics_fn is None and settings.get("metrics_fn"):
+        metrics_fn = _import_hook(str(settings["metrics_fn"]))
     if metrics_fn is not None:
-        actual = dict(metrics_fn(run) or {})
+        actual = dict(metrics_fn(run, run_path) or {}) if run.status == "ok" else {}
     else:
         actual = extract_marked_metrics(run.notebook) or {}
     expected = dict(expected)
@@ -169,3 +175,13 @@ def reproduce(
         if run.status == "ok" else {},
         error=str(run.error) if run.error else None,
     )
+
+
+def _import_hook(spec: str) -> MetricsFn:
+    """``"package.module:function"`` from a manifest, imported (only from installed code)."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"reproduce.metrics_fn must look like 'module:function', got {spec!r}")
+    return getattr(importlib.import_module(module_name), attr)

@@ -163,3 +163,34 @@ def test_papermill_cli_blocked_cell_fails_with_marker(tmp_path, installed_kernel
     assert not (tmp_path / "pwned").exists()
     result = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert _content(result)[0].metadata.deepthinker["status"] == "blocked"
+
+
+def _read_while_running(out, delay):
+    import threading
+    import time
+
+    seen = {}
+
+    def peek():
+        time.sleep(delay)
+        seen["nb"] = nbformat.read(out, as_version=4)
+
+    thread = threading.Thread(target=peek)
+    thread.start()
+    return thread, seen
+
+
+@pytest.mark.parametrize("save_every", [0, 0.5])
+def test_finished_cells_reach_disk_while_a_long_cell_runs(tmp_path, save_every, text_of):
+    out = tmp_path / "out.ipynb"
+    nb = build_notebook(["print('first done')", "import time\ntime.sleep(3)"],
+                        kernel_name="deepthinker-local")
+    thread, seen = _read_while_running(out, 2.0)
+    papermill.execute_notebook(nb, str(out), engine_name="deepthinker", progress_bar=False,
+                               save_every=save_every, cwd=str(tmp_path))
+    thread.join()
+    during = seen["nb"]
+    assert text_of(during.cells[0]) == "first done\n"
+    assert during.cells[1].metadata.papermill["status"] == "running"
+    final = nbformat.read(out, as_version=4)
+    assert final.cells[1].metadata.deepthinker["status"] == "ok"

@@ -37,8 +37,31 @@ def test_reproduce_reports_mismatch(tmp_path):
 
 def test_reproduce_without_manifest_uses_marker_and_metrics_fn(tmp_path):
     _make_run(tmp_path)
-    result = reproduce(tmp_path, metrics_fn=lambda run: {"score": -1.0, "n": 3})
+    result = reproduce(tmp_path, metrics_fn=lambda run, run_dir: {"score": -1.0, "n": 3})
     assert not result.reproduced and set(result.mismatches) == {"score"}
+
+
+def fixed_metrics(run, run_dir):
+    """A manifest-named hook (``reproduce.metrics_fn``), as the workflow would register."""
+    assert run.status == "ok" and (run_dir / "run.ipynb").exists()
+    return {"score": 0.5}
+
+
+def test_reproduce_uses_metrics_hook_named_in_manifest(tmp_path):
+    _make_run(tmp_path)
+    write_manifest(tmp_path, {"metrics": {"score": 0.5}, "reproduce": {
+        "metrics_fn": f"{__name__}:fixed_metrics", "timeout": 60}})
+    result = reproduce(tmp_path)
+    assert result.reproduced, result.summary()
+
+
+def test_reproduce_failed_rerun_is_not_reproduced(tmp_path):
+    nb = build_notebook(["raise RuntimeError('flaky')"])
+    execute_notebook(nb, tmp_path / "run.ipynb")
+    write_manifest(tmp_path, {"metrics": {"score": 1.0}})
+    result = reproduce(tmp_path)
+    assert result.status == "error" and not result.reproduced
+    assert "flaky" in result.summary()
 
 
 def test_compare_metrics_tolerance():
