@@ -171,3 +171,30 @@ def test_installable_kernelspec_matches_the_backend():
     assert spec["argv"][:3] == ["python", "-m", "deepthinker_nb_launcher"]
     assert spec["metadata"]["kernel_provisioner"]["provisioner_name"] == (
         "deepthinker-docker-provisioner")
+
+
+def test_owner_alive_tells_a_reused_pid_from_the_owner():
+    import os
+
+    from deepthinker_nb.kernel.docker.orphans import _start_time, owner_alive, owner_labels
+
+    me = os.getpid()
+    assert owner_alive(me, _start_time(me))
+    assert owner_alive(str(me), None)
+    assert not owner_alive(me, "12.34")  # same pid, another start time: a reused pid
+    assert not owner_alive(2**22 + 12345, None)
+    assert not owner_alive("nope", None)
+    labels = owner_labels(session="s", kernel_id="k")
+    assert labels["deepthinker-nb.owner-pid"] == str(me) and labels["deepthinker-nb.session"] == "s"
+
+
+def test_socket_paths_stay_short():
+    from deepthinker_nb.kernel.docker.orphans import make_sockdir, remove_sockdir
+
+    path = make_sockdir()
+    try:
+        assert len(str(path / "k") + "-99999") < 107
+        assert oct(path.stat().st_mode & 0o777) == "0o700"
+    finally:
+        remove_sockdir(path)
+    assert not path.exists()

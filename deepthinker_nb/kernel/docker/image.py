@@ -208,6 +208,8 @@ def _prune_old_tags(client, keep: str) -> None:
             if ref not in (keep, f"{IMAGE_REPO}:latest"):
                 with contextlib.suppress(Exception):
                     client.images.remove(ref, noprune=False)
+    with contextlib.suppress(Exception):  # a --force rebuild leaves the old image untagged
+        client.images.prune(filters={"dangling": True, "label": LABEL_RECIPE})
 
 
 _VERSIONS_SCRIPT = """
