@@ -204,7 +204,14 @@ def execute_notebook(
     nb_in = _load_input(notebook)
     started = time.perf_counter()
 
-    session = _acquire(pool, backend, config, workdir, data_dirs, scan, policy)
+    try:
+        session = _acquire(pool, backend, config, workdir, data_dirs, scan, policy)
+    except Exception as exc:  # no kernel: still leave the notebook, saying why it did not run
+        from deepthinker_nb.notebook.io import write_notebook
+
+        nb_in.metadata.setdefault(METADATA_KEY, {})["error"] = f"{type(exc).__name__}: {exc}"
+        write_notebook(nb_in, output)
+        raise
     kernel_name = getattr(session, "kernel_name", "") or ""
     unexpected: ErrorInfo | None = None
     try:

@@ -82,3 +82,15 @@ def test_notebook_from_path_and_file_input_untouched(tmp_path):
     run = execute_notebook(src, tmp_path / "sub" / "out.ipynb")
     assert run.status == "ok" and run.cell_text(0) == "hi\n"
     assert src.read_text() == before
+
+
+def test_kernel_that_cannot_start_still_leaves_the_notebook(tmp_path):
+    import pytest
+
+    from deepthinker_nb.errors import DeepThinkerError
+
+    with pytest.raises(DeepThinkerError):
+        execute_notebook(build_notebook(["1"]), tmp_path / "o.ipynb", backend="no-such-backend")
+    nb = nbformat.read(tmp_path / "o.ipynb", as_version=4)
+    nbformat.validate(nb)
+    assert "no-such-backend" in nb.metadata.deepthinker["error"]

@@ -1,0 +1,48 @@
+"""The papermill engine on a Docker kernel: the backend is a parameter, nothing else changes."""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+
+from deepthinker_nb.notebook import build_notebook, execute_notebook
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def docker_ready():
+    from deepthinker_nb.config.docker import DEFAULT_IMAGE
+    from deepthinker_nb.kernel.docker.engine import (
+        DockerUnavailableError,
+        ImageMissingError,
+        get_client,
+        require_image,
+    )
+
+    try:
+        require_image(get_client(timeout=10), DEFAULT_IMAGE)
+    except (DockerUnavailableError, ImageMissingError) as exc:
+        if os.environ.get("DEEPTHINKER_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"DEEPTHINKER_REQUIRE_DOCKER=1 but: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+
+
+def test_execute_notebook_on_docker_kernel(tmp_path, docker_ready):
+    nb = build_notebook(["import platform\nprint(platform.system())", "2 + N"],
+                        parameters={"N": 1}, kernel_name="deepthinker-docker")
+    run = execute_notebook(nb, tmp_path / "out.ipynb", parameters={"N": 40}, backend="docker",
+                           timeout=60)
+    assert run.status == "ok", run.summary()
+    assert run.kernel_name == "deepthinker-docker"
+    assert run.cell_text(3) == "42\n"
+    nbformat.validate(nbformat.read(run.path, as_version=4))
+
+
+def test_blocked_cell_on_docker_kernel(tmp_path, docker_ready):
+    run = execute_notebook(build_notebook(["import subprocess\nsubprocess.run(['id'])"],
+                                          kernel_name="deepthinker-docker"),
+                           tmp_path / "out.ipynb", backend="docker", timeout=60)
+    assert run.status == "blocked" and run.error.ename == "SecurityError"
