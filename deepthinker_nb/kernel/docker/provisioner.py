@@ -152,7 +152,7 @@ class DockerKernelProvisioner(KernelProvisionerBase):
         data_dirs = [str(Path(d).resolve()) for d in kwargs.pop("deepthinker_data_dirs", ()) or ()]
         cwd = kwargs.pop("cwd", None)
         host_env = kwargs.pop("env", None) or {}  # the host's environment stays on the host
-        session = str(host_env.get("JPY_SESSION_NAME") or "")
+        session = kwargs.pop("deepthinker_session", "") or host_env.get("JPY_SESSION_NAME") or ""
         kwargs.pop("extra_arguments", None)
         self.config = config
 
@@ -201,7 +201,7 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             ports = [int(info[name]) for name in KERNEL_PORT_NAMES]
         self._share_with_kernel(uid, gid)
 
-        session = session or str(getattr(getattr(km, "session", None), "session", "") or "")
+        session = str(session or getattr(getattr(km, "session", None), "session", "") or "")
         labels = orphans.owner_labels(session=session, kernel_id=self.kernel_id or "")
         labels[orphans.LABEL_SOCKDIR] = str(self.sockdir)
         if self.tmp_workdir is not None:
