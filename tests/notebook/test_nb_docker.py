@@ -46,3 +46,21 @@ def test_blocked_cell_on_docker_kernel(tmp_path, docker_ready):
                                           kernel_name="deepthinker-docker"),
                            tmp_path / "out.ipynb", backend="docker", timeout=60)
     assert run.status == "blocked" and run.error.ename == "SecurityError"
+
+
+def test_papermill_cli_with_docker_kernel(tmp_path, docker_ready):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = tmp_path / "in.ipynb"
+    nbformat.write(build_notebook(["import os\nprint(os.getcwd())", "6 * 7"],
+                                  kernel_name="deepthinker-docker"), src)
+    papermill_bin = Path(sys.executable).parent / "papermill"
+    proc = subprocess.run([str(papermill_bin), str(src), str(tmp_path / "out.ipynb"),
+                           "--engine", "deepthinker", "-k", "deepthinker-docker"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    cells = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
+    assert [c.metadata.deepthinker["status"] for c in cells] == ["ok", "ok"]
+    assert cells[1].outputs[0].data["text/plain"] == "42"

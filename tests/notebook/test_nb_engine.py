@@ -29,7 +29,7 @@ def test_engine_is_registered_with_papermill():
 
 def test_engine_runs_deepthinker_kernel_without_installed_spec(tmp_path, text_of):
     nb = build_notebook(["x = N * 2\nprint('x is', x)", CellSpec("## note", kind="markdown"),
-                         "x + 1"], parameters={"N": 1})
+                         "x + 1", "import os\nprint(os.getcwd())"], parameters={"N": 1})
     out = tmp_path / "out.ipynb"
     papermill.execute_notebook(
         nb, str(out), parameters={"N": 20}, engine_name="deepthinker",
@@ -40,6 +40,7 @@ def test_engine_runs_deepthinker_kernel_without_installed_spec(tmp_path, text_of
     cells = _content(result)
     assert "x is 40" in text_of(cells[2])
     assert text_of(cells[4]) == "41"
+    assert text_of(cells[5]).strip() == str(tmp_path.resolve())  # papermill's cwd
     assert result.metadata.deepthinker["engine"] == "deepthinker"
     for cell in cells:
         if cell.cell_type != "code":
@@ -55,13 +56,15 @@ def test_blocked_cell_never_reaches_the_kernel(tmp_path):
     work.mkdir()
     blocked = ("open('made_by_blocked_cell.txt', 'w').write('x')\n"
                "import subprocess\nsubprocess.run(['true'])")
-    nb = build_notebook(["a = 1", blocked, "open('after_block.txt', 'w').write('x')"],
+    nb = build_notebook(["open('before_block.txt', 'w').write('x')", blocked,
+                         "open('after_block.txt', 'w').write('x')"],
                         kernel_name="deepthinker-local")
     out = tmp_path / "out.ipynb"
     with pytest.raises(PapermillExecutionError) as info:
         papermill.execute_notebook(nb, str(out), engine_name="deepthinker", progress_bar=False,
                                    cwd=str(work))
     assert info.value.ename == "SecurityError"
+    assert (work / "before_block.txt").exists()  # the kernel runs in ``work``: a real control
     assert not (work / "made_by_blocked_cell.txt").exists()
     assert not (work / "after_block.txt").exists()  # execution stopped at the blocked cell
     result = nbformat.read(out, as_version=4)
