@@ -23,6 +23,7 @@ _EXPORTS = {
     "NotebookRun": "execute",
     "CellRecord": "execute",
     "NotebookRecorder": "recorder",
+    "Session": "live",
     "cell_result_to_outputs": "recorder",
     "cell_result_to_cell": "recorder",
     "scan_metadata": "verdict",

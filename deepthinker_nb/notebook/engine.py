@@ -215,9 +215,10 @@ class DeepThinkerNotebookClient(PapermillNotebookClient):
                 self._interrupt_after_timeout()
             except DeadKernelError as exc:
                 status = "died"
+                reason = self._death_reason() or str(exc) or "kernel died"
+                cell.metadata.setdefault(METADATA_KEY, {})["death_reason"] = reason
                 cell.outputs.append(v4.new_output(
-                    "error", ename="DeadKernelError", evalue=str(exc) or "kernel died",
-                    traceback=[]))
+                    "error", ename="DeadKernelError", evalue=reason, traceback=[]))
             finally:
                 cell = self.nb.cells[index]
                 if cell.cell_type == "code":
@@ -237,6 +238,14 @@ class DeepThinkerNotebookClient(PapermillNotebookClient):
                 raise _KernelDied()
             if status != "ok":
                 break
+
+    def _death_reason(self) -> str | None:
+        """Why the kernel died, as our provisioners explain it (signal, OOM kill, exit code)."""
+        explain = getattr(getattr(self.km, "provisioner", None), "death_reason", None)
+        try:
+            return explain() if callable(explain) else None
+        except Exception:
+            return None
 
     def _interrupt_after_timeout(self) -> None:
         """Leave a (pooled) kernel idle for its next user, as nbclient's interrupt would."""

@@ -64,6 +64,7 @@ def test_died_run(tmp_path):
     assert run.status == "died", run.summary()
     assert run.failed_cell_index == 0
     assert run.error.ename == "DeadKernelError"
+    assert "signal 9" in run.error.evalue or "SIGKILL" in run.error.evalue, run.error.evalue
     nbformat.validate(nbformat.read(run.path, as_version=4))
 
 
