@@ -168,13 +168,17 @@ def test_papermill_cli_blocked_cell_fails_with_marker(tmp_path, installed_kernel
     assert _content(result)[0].metadata.deepthinker["status"] == "blocked"
 
 
-def _read_while_running(out, delay):
+def _read_while_running(out, flag, delay):
+    """Read the output notebook ``delay`` s after ``flag`` appears (the long cell started)."""
     import threading
     import time
 
     seen = {}
 
     def peek():
+        deadline = time.monotonic() + 60
+        while not flag.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         time.sleep(delay)
         seen["nb"] = nbformat.read(out, as_version=4)
 
@@ -186,9 +190,10 @@ def _read_while_running(out, delay):
 @pytest.mark.parametrize("save_every", [0, 0.5])
 def test_finished_cells_reach_disk_while_a_long_cell_runs(tmp_path, save_every, text_of):
     out = tmp_path / "out.ipynb"
-    nb = build_notebook(["print('first done')", "import time\ntime.sleep(3)"],
+    nb = build_notebook(["print('first done')",
+                         "import time\nopen('started.flag', 'w').close()\ntime.sleep(3)"],
                         kernel_name="deepthinker-local")
-    thread, seen = _read_while_running(out, 2.0)
+    thread, seen = _read_while_running(out, tmp_path / "started.flag", save_every + 1.0)
     papermill.execute_notebook(nb, str(out), engine_name="deepthinker", progress_bar=False,
                                save_every=save_every, cwd=str(tmp_path))
     thread.join()
