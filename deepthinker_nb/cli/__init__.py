@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from deepthinker_nb import __version__
 from deepthinker_nb.errors import DeepThinkerError
 
-COMMAND_MODULES: tuple[str, ...] = ("exec", "kernels", "scan", "image", "gc", "run")
+COMMAND_MODULES: tuple[str, ...] = (
+    "exec", "session", "kernels", "scan", "run", "image", "gc",
+)
 """Each module exposes ``register(subparsers)``; a missing one is skipped, not fatal."""
 
 EXIT_BAD_INPUT = 2
