@@ -75,14 +75,14 @@ def test_bad_limit_is_a_one_line_error():
 
 
 def test_missing_data_dir_fails_before_any_container(our_containers, tmp_path):
-    before = len(our_containers())
+    before = len(our_containers(os.getpid()))
     with pytest.raises(ConfigError, match="does not exist"):
         KernelSession(backend="docker", data_dirs=[tmp_path / "missing"]).start()
     from deepthinker_nb.kernel.docker.backend import DockerBackend
 
     with pytest.raises(MountError):
         DockerBackend().launch_kwargs(DockerConfig(), tmp_path, [tmp_path / "missing"])
-    assert len(our_containers()) == before
+    assert len(our_containers(os.getpid())) == before
 
 
 def test_missing_image_says_how_to_build(docker_engine, tmp_path):
@@ -112,11 +112,11 @@ def test_unreadable_data_dir_is_a_mount_error(docker_engine, tmp_path, our_conta
         pytest.skip("the kernel runs as the host user; permissions are the host's")
     data = tmp_path / "private"
     data.mkdir(mode=0o700)
-    before = len(our_containers())
+    before = len(our_containers(os.getpid()))
     s = KernelSession(backend="docker", workdir=tmp_path / "w", data_dirs=[data])
     with pytest.raises(MountError, match="not readable by the kernel"):
         s.start()
-    assert len(our_containers()) == before
+    assert len(our_containers(os.getpid())) == before
 
 
 def test_image_build_is_skipped_when_the_recipe_tag_exists(docker_engine):
