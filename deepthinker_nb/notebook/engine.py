@@ -184,8 +184,9 @@ class DeepThinkerNotebookClient(PapermillNotebookClient):
 
         Papermill writes the whole notebook before and after every cell, which costs more than
         running a short cell; here those writes are throttled to one per ``save_every`` seconds
-        (0 = papermill's behaviour). Papermill's own ``autosave_cell_every`` still saves during
-        long cells, and the final save (also on failure) always happens.
+        (0 = papermill's behaviour); a skipped write is flushed ``save_every`` seconds into the
+        next cell, so the file on disk is never more than that behind, and the final save (also
+        on failure) always happens.
         """
         nb_man = self.nb_man
         if self.save_every > 0 and nb_man.output_path:
