@@ -7,7 +7,7 @@ policy stops the cell. The rule catalogue is ``RULES``; docs/security-rules.md i
 from .findings import Finding, ScanReport, SecurityError, sarif_log
 from .policy import ScanPolicy
 from .rules import RULES, Rule, catalogue_markdown
-from .scanner import CellReport, SecurityScanner, split_py_cells
+from .scanner import CellReport, ScanSession, SecurityScanner, split_py_cells
 from .severity import Severity
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Rule",
     "ScanPolicy",
     "ScanReport",
+    "ScanSession",
     "SecurityError",
     "SecurityScanner",
     "Severity",

@@ -80,6 +80,8 @@ _EVAL_CODE_ARG = {
     "profile.runctx": ("statement", 0), "IPython.get_ipython().run_cell": ("raw_cell", 0),
     "IPython.get_ipython().ex": ("cmd", 0), "IPython.get_ipython().ev": ("expr", 0),
 }
+_ATTR_CALLS = frozenset({"builtins.getattr", "builtins.setattr", "builtins.delattr",
+                         "builtins.hasattr", "builtins.object.__getattribute__"})
 # Calls whose result the resolver can name (getattr(os, "system") is os.system).
 _RESOLVING_CALLS = frozenset({
     "builtins.getattr", "builtins.object.__getattribute__", "builtins.type.__getattribute__",
@@ -88,6 +90,24 @@ _RESOLVING_CALLS = frozenset({
 })
 _CONDITIONAL = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.IfExp)
 _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
+
+
+_FOLDABLE_ROOTS = frozenset({"builtins", "base64", "binascii", "codecs", "zlib", "bz2", "lzma",
+                             "gzip", "functools", "operator"})
+# Node class -> visitor method name ("" for leaves with nothing to check).
+_DISPATCH: dict[type, str] = {ast.Constant: "", ast.Load: "", ast.Store: "", ast.Del: "",
+                              ast.Pass: "", ast.Break: "", ast.Continue: ""}
+
+_MODULE_DICT = Danger("interpreter-tampering", H, "exposes every function of a sensitive module "
+                      "as a dictionary")
+
+
+@dataclass
+class CellState:
+    """What earlier cells of the same notebook bound (aliases, constants) and wrote (files)."""
+
+    table: SymbolTable
+    written: set[str]
 
 
 class TooDeep(Exception):
@@ -107,22 +127,23 @@ class Analyzer(ast.NodeVisitor):
 
     def __init__(self, policy: ScanPolicy, payloads: _PayloadScan,
                  danger_cache: dict[str, tuple[Danger | None, str, str | None]],
-                 line_base: int = 0) -> None:
+                 line_base: int = 0, state: CellState | None = None) -> None:
         self.policy = policy
         self.payloads = payloads
-        self.table = SymbolTable(policy.trusted_names)
+        self.table = state.table.copy() if state else SymbolTable(policy.trusted_names)
         self.resolver = Resolver(self.table)
         self.fold_str = self.resolver.fold_str
         self.fold = self.resolver.folder.fold
         self.resolve = self.resolver.resolve
         self._cache = danger_cache
+        self._safe: set[str] = danger_cache.setdefault(("safe",), set())  # type: ignore
         self._found: dict[tuple[str, int], Finding] = {}
         self._handled: set[int] = set()
         self._alias_pos: set[int] = set()
         self._depth = 0
         self._max_depth = policy.max_ast_depth
         self.identifiers: set[str] = set()
-        self.written: set[str] = set()
+        self.written: set[str] = set(state.written) if state else set()
         self.file_vars: dict[str, tuple[str | None, str]] = {}
         self.path_vars: dict[str, ast.AST] = {}
         self.threads: list[ast.AST] = []
@@ -130,6 +151,10 @@ class Analyzer(ast.NodeVisitor):
         self.line_base = line_base  # for cell magics: raw line of the %% line
 
     # -- entry points -------------------------------------------------------------------
+    def state(self) -> CellState:
+        """The bindings and written files to carry into the next cell."""
+        return CellState(self.table.copy(), set(self.written))
+
     def run(self, tree: ast.AST) -> list[Finding]:
         self.visit(tree)
         if self.threads and not self.joined:
@@ -195,17 +220,30 @@ class Analyzer(ast.NodeVisitor):
 
     # -- traversal ----------------------------------------------------------------------
     def visit(self, node: ast.AST) -> None:
-        self._depth += 1
-        if self._depth > self._max_depth:
+        # No try/finally: any exception aborts the whole analysis, so the depth need not be
+        # restored, and this is the hottest function of the scanner.
+        depth = self._depth = self._depth + 1
+        if depth > self._max_depth:
             raise TooDeep
-        try:
-            method = getattr(self, "visit_" + node.__class__.__name__, None)
-            if method is None:
-                self.generic_visit(node)
-            else:
-                method(node)
-        finally:
-            self._depth -= 1
+        cls = node.__class__
+        name = _DISPATCH.get(cls)
+        if name is None:
+            name = _DISPATCH[cls] = ("visit_" + cls.__name__ if hasattr(
+                Analyzer, "visit_" + cls.__name__) else "generic_visit")
+        if name:
+            getattr(self, name)(node)
+        self._depth = depth - 1
+
+    def generic_visit(self, node: ast.AST) -> None:
+        """Like ast.NodeVisitor.generic_visit, without the per-field generator overhead."""
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST) and field != "ctx":
+                self.visit(value)
 
     def _visit_list(self, nodes: list) -> None:
         for n in nodes:
@@ -257,6 +295,10 @@ class Analyzer(ast.NodeVisitor):
         found = EXACT.get(canon)
         if found is not None:
             return found, canon, via
+        if "__dict__" in parts[1:]:
+            owner = ".".join(parts[: parts.index("__dict__")])
+            if owner in SENSITIVE_MODULES or MODULE_ALIASES.get(owner, owner) in REROOT_MODULES:
+                return _MODULE_DICT, canon, via
         for k in range(len(parts) - 1, 0, -1):
             prefix = ".".join(parts[:k])
             found = EXACT.get(prefix)
@@ -274,12 +316,16 @@ class Analyzer(ast.NodeVisitor):
 
     def check_ref(self, node: ast.AST, quals: set[str] | frozenset[str]) -> None:
         """Flag a dangerous callable or object referenced outside a call."""
+        if quals <= self._safe:
+            return
         for q in quals:
             danger, canon, via = self.danger(q)
             if via:
                 self.report(node, "interpreter-tampering", H,
                             f"reaches {canon.split('.')[0]} through library internals ({via})")
             if danger is None:
+                if via is None and len(self._safe) < 50_000:
+                    self._safe.add(q)
                 continue
             if danger.check:
                 if id(node) in self._alias_pos or danger.rule in ("path-escape",
@@ -418,6 +464,13 @@ class Analyzer(ast.NodeVisitor):
         return via is not None or (danger is not None and danger.check is None)
 
     def _flag_import(self, node: ast.AST, module: str, submodule: bool = False) -> None:
+        key = ("import", module, submodule)
+        if self._cache.get(key) is False:  # type: ignore[call-overload]
+            return  # known harmless import (pandas, numpy, ...): the common case
+        if not self._import_findings(node, module, submodule):
+            self._cache[key] = False  # type: ignore[index]
+
+    def _import_findings(self, node: ast.AST, module: str, submodule: bool) -> bool:
         danger = IMPORT_FLAG.get(module)
         canon = module
         if danger is None and not submodule:
@@ -429,11 +482,13 @@ class Analyzer(ast.NodeVisitor):
         denied = self.policy.module_denied(module)
         if denied:
             self.report(node, "denied-module", H, f"imports {module}, denied by the policy")
-            return
+            return True
         if danger is not None and not self.policy.module_allowed(module):
             self.report(node, danger.rule, danger.severity, f"imports {canon}, which "
                         f"{danger.what.split(' ', 1)[0]}s {danger.what.split(' ', 1)[1]}"
                         if " " in danger.what else f"imports {canon}")
+            return True
+        return False
 
     def visit_Assign(self, node: ast.Assign) -> None:
         value = node.value
@@ -447,6 +502,10 @@ class Analyzer(ast.NodeVisitor):
             self.visit(target)
 
     def _fold_const(self, value: ast.AST) -> Folded | None:
+        if isinstance(value, ast.Call):
+            quals = self.resolve(value.func)
+            if quals and not any(q.split(".", 1)[0] in _FOLDABLE_ROOTS for q in quals):
+                return None  # pd.read_csv(...), model.fit(...): not a constant
         if isinstance(value, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call, ast.List,
                               ast.Tuple, ast.Subscript, ast.ListComp, ast.GeneratorExp,
                               ast.Name)):
@@ -628,8 +687,7 @@ class Analyzer(ast.NodeVisitor):
                 getattr(self, "_check_" + danger.check)(node, canon, danger)
             else:
                 self.report(node, danger.rule, danger.severity, f"{canon} {danger.what}")
-        if quals & {"builtins.getattr", "builtins.setattr", "builtins.delattr",
-                    "builtins.hasattr", "builtins.object.__getattribute__"}:
+        if quals & _ATTR_CALLS:
             self._check_getattr(node, quals)
         if isinstance(func, ast.Attribute):
             self._check_method(node, func, quals, checked_path)

@@ -77,8 +77,9 @@ def scan_paths(paths: list[str], scanner: SecurityScanner,
     loaded = [(path, load_cells(path, stdin)) for path in paths]
     result = BatchResult()
     for path, cells in loaded:
+        session = scanner.session()  # cells of one file share imports and aliases
         for index, source, offset in cells:
-            result.cells.append(CellResult(path, index, offset, scanner.scan(source)))
+            result.cells.append(CellResult(path, index, offset, session.scan(source)))
     return result
 
 

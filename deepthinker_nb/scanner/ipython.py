@@ -17,11 +17,15 @@ _local = threading.local()
 # A cell needs IPython's transformer only if some line starts with an escape (!, %, ?), ends with
 # ? (help), or looks like a pasted prompt. Everything else is plain Python and skips the
 # (comparatively slow) transformer.
-_HINT = re.compile(r"^[ \t]*(?:[!%?]|>>>|In \[)|\?[ \t]*$", re.MULTILINE)
+_HINT = re.compile(r"^[ \t]*(?:[!%?]|>>>|In \[)|\?[ \t]*$|^[^#'\"\n]*=[ \t]*[!%]",
+                   re.MULTILINE)
 
 
 def needs_transform(code: str) -> bool:
-    """True when ``code`` may contain IPython syntax (cheap regex pre-check)."""
+    """True when ``code`` may contain IPython syntax (cheap substring, then regex pre-check)."""
+    if "!" not in code and "%" not in code and "?" not in code and ">>>" not in code and (
+            "In [" not in code):
+        return False
     return _HINT.search(code) is not None
 
 
@@ -36,8 +40,28 @@ def _manager():
 
 
 def transform(code: str) -> str:
-    """The Python IPython would compile for ``code`` (one cached manager per thread)."""
-    return _manager().transform_cell(code)
+    """The Python IPython would compile for ``code`` (one cached manager per thread).
+
+    Same result as ``TransformerManager.transform_cell``, run step by step: when the line
+    transforms turn the cell into a single ``run_cell_magic(...)`` call, the token transforms
+    (which re-tokenize the whole, possibly long, line) cannot change it and are skipped.
+    """
+    manager = _manager()
+    try:
+        steps = manager.cleanup_transforms + manager.line_transforms
+        token_transforms = manager.do_token_transforms
+    except AttributeError:  # pragma: no cover - a future IPython without these hooks
+        return manager.transform_cell(code)
+    cell = code if code.endswith("\n") else code + "\n"
+    lines = cell.splitlines(keepends=True)
+    for step in steps:
+        lines = step(lines)
+    if len(lines) == 1 and lines[0].startswith(_CELL_MAGIC_CALL) and lines[0].endswith(")\n"):
+        return lines[0]
+    return "".join(token_transforms(lines))
+
+
+_CELL_MAGIC_CALL = "get_ipython().run_cell_magic("
 
 
 # -- magic classification ------------------------------------------------------------------

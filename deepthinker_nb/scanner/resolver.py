@@ -21,6 +21,23 @@ BUILTIN_NAMES = frozenset(dir(builtins)) | {"__builtins__", "get_ipython", "disp
 # Names an IPython kernel puts into the user namespace.
 _KERNEL_NAMES = {"get_ipython": "IPython.get_ipython", "display": "IPython.display.display",
                  "__builtins__": "builtins"}
+# Names that denote a module even when this cell did not import it: notebooks import in one cell
+# and use in the next, so ``os.system("x")`` in a cell without ``import os`` is still os.system.
+IMPLICIT_MODULES: dict[str, str] = {
+    name: name for name in (
+        "os", "sys", "subprocess", "socket", "shutil", "pickle", "ctypes", "importlib",
+        "builtins", "signal", "resource", "pty", "posix", "marshal", "base64", "codecs", "zlib",
+        "binascii", "operator", "functools", "inspect", "gc", "types", "runpy", "timeit", "io",
+        "tempfile", "sqlite3", "dill", "cloudpickle", "joblib", "yaml", "requests", "httpx",
+        "urllib", "http", "threading", "multiprocessing", "glob", "tarfile", "zipfile",
+        "pathlib", "pandas", "numpy", "torch", "seaborn", "sklearn", "webbrowser", "ftplib",
+        "smtplib", "telnetlib", "pexpect", "cffi", "asyncio", "concurrent", "shelve", "code",
+        "codeop", "pdb", "cProfile", "profile", "faulthandler", "site", "pkgutil", "zipimport",
+        "_thread", "nltk", "keyring", "IPython",
+    )
+}
+IMPLICIT_MODULES.update({"pd": "pandas", "np": "numpy", "plt": "matplotlib.pyplot",
+                         "sns": "seaborn", "tf": "tensorflow", "Path": "pathlib.Path"})
 PARAM_PREFIX = "<param:"
 GLOBALS = "<globals>"
 
@@ -41,6 +58,14 @@ class SymbolTable:
         self.trusted = frozenset(trusted_names)
         self.conditional = 0  # > 0 inside branches, loops, try, function bodies
 
+    def copy(self) -> SymbolTable:
+        """An independent copy (for carrying bindings from one cell to the next)."""
+        other = SymbolTable(self.trusted)
+        other.quals = dict(self.quals)
+        other.consts = dict(self.consts)
+        other.star_modules = list(self.star_modules)
+        return other
+
     def lookup_quals(self, name: str) -> frozenset[str]:
         found = self.quals.get(name)
         if found is not None:
@@ -54,6 +79,8 @@ class SymbolTable:
             return frozenset({_KERNEL_NAMES[name]})
         if name in BUILTIN_NAMES:
             return frozenset({"builtins." + name})
+        if name in IMPLICIT_MODULES:
+            return frozenset({IMPLICIT_MODULES[name]})
         if self.star_modules:
             return frozenset(f"{m}.{name}" for m in self.star_modules)
         return _EMPTY
@@ -85,16 +112,27 @@ class Resolver:
     def __init__(self, table: SymbolTable) -> None:
         self.table = table
         self.folder = Folder(self.resolve, table.lookup_const)
+        self._memo: dict[int, tuple[ast.AST, frozenset[str]]] = {}
 
     def fold_str(self, node: ast.AST | None) -> str | None:
         return self.folder.fold_str(node)
 
     def resolve(self, node: ast.AST) -> set[str]:
-        """Possible qualified names of ``node`` (empty when unknown). Never raises."""
+        """Possible qualified names of ``node`` (empty when unknown). Never raises.
+
+        Results are memoised per node: the visitor asks about the same node from the node
+        itself and from its parent, with the same bindings in force.
+        """
+        key = id(node)
+        found = self._memo.get(key)
+        if found is not None and found[0] is node:
+            return set(found[1])
         try:
-            return self._resolve(node, 0)
+            result = self._resolve(node, 0)
         except RecursionError:
-            return set()
+            result = set()
+        self._memo[key] = (node, frozenset(result))
+        return result
 
     def _resolve(self, node: ast.AST, depth: int) -> set[str]:
         if depth > 40:

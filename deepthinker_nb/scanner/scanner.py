@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ipython as ipy
-from .analyzer import Analyzer, TooDeep, _PayloadScan
+from .analyzer import Analyzer, CellState, TooDeep, _PayloadScan
 from .findings import Finding, ScanReport, SecurityError
 from .policy import ScanPolicy
 from .severity import Severity
@@ -50,8 +50,16 @@ class SecurityScanner:
         self._danger_cache: dict = {}
 
     # -- public API -----------------------------------------------------------------------
+    def session(self) -> ScanSession:
+        """A scanner for consecutive cells of one notebook or kernel: aliases
+        (``import os as o``), constants and files written in earlier cells carry over."""
+        return ScanSession(self)
+
     def scan(self, code: str) -> ScanReport:
-        """Scan one cell. Never raises; failures become blocking findings."""
+        """Scan one cell on its own. Never raises; failures become blocking findings."""
+        return self._scan(code, None)
+
+    def _scan(self, code: str, session: ScanSession | None) -> ScanReport:
         start = time.perf_counter()
         source = code
         try:
@@ -59,7 +67,7 @@ class SecurityScanner:
                 source = bytes(code).decode("utf-8", "replace")
             elif not isinstance(code, str):
                 raise TypeError(f"cell source must be str, got {type(code).__name__}")
-            findings = self._scan_source(source, 0, True)
+            findings = self._scan_source(source, 0, True, session)
             findings = self._with_snippets(findings, source)
         except Exception as exc:  # fail closed on anything, including RecursionError
             findings = [Finding("scanner-error", Severity.HIGH,
@@ -76,11 +84,14 @@ class SecurityScanner:
         return report
 
     def scan_cells(self, cells: Iterable[str]) -> list[CellReport]:
-        return [CellReport(i, c, self.scan(c)) for i, c in enumerate(cells)]
+        """Scan consecutive cells in one session (bindings carry over)."""
+        session = self.session()
+        return [CellReport(i, c, session.scan(c)) for i, c in enumerate(cells)]
 
     def scan_notebook(self, notebook: Any) -> list[CellReport]:
         """Scan every code cell of a notebook (path, JSON text, dict or nbformat node)."""
-        return [CellReport(i, src, self.scan(src)) for i, src in _notebook_cells(notebook)]
+        session = self.session()
+        return [CellReport(i, src, session.scan(src)) for i, src in _notebook_cells(notebook)]
 
     def scan_file(self, path: str | Path) -> list[CellReport]:
         """Scan a ``.ipynb`` (code cells) or a ``.py`` file split on ``# %%`` lines."""
@@ -88,11 +99,13 @@ class SecurityScanner:
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".ipynb":
             return self.scan_notebook(json.loads(text))
-        return [CellReport(i, src, self.scan(src), off)
+        session = self.session()
+        return [CellReport(i, src, session.scan(src), off)
                 for i, (src, off) in enumerate(split_py_cells(text))]
 
     # -- internals ------------------------------------------------------------------------
-    def _scan_source(self, code: str, depth: int, ipython: bool) -> list[Finding]:
+    def _scan_source(self, code: str, depth: int, ipython: bool,
+                     session: ScanSession | None = None) -> list[Finding]:
         py = code
         transformed = False
         if ipython and ipy.needs_transform(code):
@@ -118,13 +131,16 @@ class SecurityScanner:
             stripped = code.lstrip("\n\r \t")
             line_base = code[: len(code) - len(stripped)].count("\n") + 1
         analyzer = Analyzer(self.policy, _PayloadScan(self._scan_source, depth),
-                            self._danger_cache, line_base)
+                            self._danger_cache, line_base,
+                            session.state if session is not None else None)
         try:
             findings = analyzer.run(tree)
         except (TooDeep, RecursionError):
             return [Finding("scanner-error", Severity.HIGH,
                             f"cell is nested deeper than {self.policy.max_ast_depth} levels; "
                             "too deep to analyse", 1, 0)]
+        if session is not None:
+            session.state = analyzer.state()
         findings += analyzer.check_lookalikes(code)
         if line_base:
             findings = [f if f.line != 1 or f.rule_id == "unicode-lookalike" else
@@ -153,10 +169,31 @@ class SecurityScanner:
         return out
 
 
+class ScanSession:
+    """Scans the cells of one notebook or kernel in order, remembering earlier cells.
+
+    A cell that calls ``run("id")`` after an earlier cell bound ``run = os.system`` is caught,
+    and ``joblib.load("model.joblib")`` passes when an earlier cell dumped that file. Blocked
+    cells still contribute their bindings: the kernel never ran them, but keeping them is the
+    cautious choice.
+    """
+
+    def __init__(self, scanner: SecurityScanner) -> None:
+        self.scanner = scanner
+        self.state: CellState | None = None
+
+    def scan(self, code: str) -> ScanReport:
+        return self.scanner._scan(code, self)
+
+
 def _parse(code: str) -> ast.Module:
+    if "\\" not in code:
+        # Without a backslash there is no invalid-escape warning to silence, and
+        # catch_warnings() would cost a third of the parse time.
+        return compile(code, "<cell>", "exec", ast.PyCF_ONLY_AST)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SyntaxWarning for invalid escapes etc.
-        return ast.parse(code)
+        warnings.simplefilter("ignore")
+        return compile(code, "<cell>", "exec", ast.PyCF_ONLY_AST)
 
 
 def _syntax_finding(exc: SyntaxError) -> Finding:

@@ -97,3 +97,31 @@ def test_scanner_is_safe_to_share_between_threads():
     with ThreadPoolExecutor(max_workers=8) as pool:
         reports = list(pool.map(scanner.scan, cells))
     assert [r.blocked for r in reports] == [True, True, False, False] * 25
+
+
+@FUZZ
+@given(st.lists(st.sampled_from([*_TOKENS, "%%bash\n", "%%time\n", "\n\n%%capture x\n"]),
+                max_size=30))
+def test_our_transform_equals_ipython_transform_cell(tokens):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from deepthinker_nb.scanner.ipython import transform
+
+    code = "".join(tokens)
+    try:
+        expected = TransformerManager().transform_cell(code)
+    except Exception:
+        return
+    assert transform(code) == expected
+
+
+def test_our_transform_equals_ipython_on_the_corpus():
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from deepthinker_nb.scanner.ipython import transform
+
+    from .corpus_loader import load
+
+    manager = TransformerManager()
+    for case in load("dangerous") + load("harmless"):
+        assert transform(case.code) == manager.transform_cell(case.code), case.key

@@ -342,3 +342,30 @@ def test_scan_notebook_scans_code_cells_only():
     results = scanner.scan_notebook(nb)
     assert [r.index for r in results] == [1]
     assert results[0].report.blocked
+
+
+# -- notebooks: cells see what earlier cells bound ---------------------------------------------
+def test_module_used_without_import_in_this_cell_is_still_recognised():
+    assert "shell-command" in rules('os.system("id")')
+    assert "network" in rules('pd.read_csv("https://example.com/x.csv")')
+
+
+def test_session_carries_aliases_from_earlier_cells():
+    session = SecurityScanner().session()
+    session.scan("import os as o\nimport base64 as b")
+    assert "shell-command" in session.scan('o.system("id")').rule_ids
+    assert "encoded-payload" in session.scan('exec(b.b64decode("cHJpbnQoMSk="))').rule_ids
+    assert not SecurityScanner().scan('o.system("id")').findings  # alone: o is unknown
+
+
+def test_session_remembers_files_written_by_earlier_cells():
+    session = SecurityScanner().session()
+    session.scan('import joblib\njoblib.dump(model, "model.joblib")')
+    assert not session.scan('import joblib\nm = joblib.load("model.joblib")').findings
+    alone = SecurityScanner().scan('import joblib\nm = joblib.load("model.joblib")')
+    assert alone.max_severity == Severity.MEDIUM
+
+
+def test_module_dict_of_a_sensitive_module_is_blocked():
+    assert "interpreter-tampering" in rules('import os\nos.__dict__.get("system")("id")')
+    assert not blocked("print(model.__dict__)\nprint(vars(args))")
