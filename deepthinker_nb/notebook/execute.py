@@ -193,8 +193,10 @@ def execute_notebook(
 
     With ``pool`` a session is borrowed from it (and returned); otherwise a ``KernelSession`` of
     ``backend`` / ``config`` / ``workdir`` / ``data_dirs`` is started and shut down. ``timeout``
-    is per cell. A failing, blocked, timed-out or killed cell ends the run with that status; the
-    output notebook is always written and validates with ``nbformat.validate``.
+    is per cell. Cells are scanned by the session's gate (for a pool: the pool's scan settings)
+    unless ``scan=False`` or a ``policy`` is given here. A failing, blocked, timed-out or killed
+    cell ends the run with that status; the output notebook is always written and validates
+    with ``nbformat.validate``.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -224,7 +226,7 @@ def execute_notebook(
             engine_name=ENGINE_NAME,
             kernel_name=kernel_name or None,
             km=session.kernel_manager,
-            gate=getattr(session, "gate", None),
+            gate=getattr(session, "gate", None) if scan and policy is None else None,
             scan=scan,
             policy=policy,
             execution_timeout=timeout,

@@ -95,3 +95,14 @@ def test_kernel_that_cannot_start_still_leaves_the_notebook(tmp_path):
     nb = nbformat.read(tmp_path / "o.ipynb", as_version=4)
     nbformat.validate(nb)
     assert "no-such-backend" in nb.metadata.deepthinker["error"]
+
+
+def test_pool_keeps_serving_after_failed_runs(tmp_path, pool):
+    timeout = execute_notebook(build_notebook(["import time\ntime.sleep(30)"]),
+                               tmp_path / "t.ipynb", pool=pool, timeout=1)
+    died = execute_notebook(build_notebook(["import os\nos.kill(os.getpid(), 9)"]),
+                            tmp_path / "d.ipynb", pool=pool, scan=False)
+    after = execute_notebook(build_notebook(["print('still serving')"]), tmp_path / "a.ipynb",
+                             pool=pool)
+    assert (timeout.status, died.status, after.status) == ("timeout", "died", "ok")
+    assert after.cell_text(0) == "still serving\n"
