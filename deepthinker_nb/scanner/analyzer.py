@@ -39,7 +39,10 @@ from .tables import (
 C, H, M, L, INFO = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW,
                     Severity.INFO)
 
-# Methods that take a file path or URL, whatever object they are called on.
+# Methods that take a file path or URL as their first argument, whatever object they are called
+# on (pandas readers and writers, savefig, model.save ...). Generic names whose arguments are not
+# paths (str.replace, Path.write_text, df.rename, Path.glob) are deliberately absent: module
+# functions such as os.rename or shutil.copy are checked through their qualified names instead.
 IO_METHODS = frozenset({
     "read_csv", "read_table", "read_excel", "read_json", "read_parquet", "read_feather",
     "read_hdf", "read_html", "read_xml", "read_fwf", "read_orc", "read_sas", "read_spss",
@@ -48,15 +51,14 @@ IO_METHODS = frozenset({
     "savefig", "imread", "imsave", "imwrite", "save", "savez", "savez_compressed", "savetxt",
     "load", "load_model", "save_model", "save_weights", "load_weights", "dump", "open",
     "loadtxt", "genfromtxt", "fromfile", "tofile", "load_workbook", "read_file", "to_file",
-    "ZipFile", "File", "write_image", "write_html", "to_netcdf", "open_dataset", "read_text",
-    "write_text", "read_bytes", "write_bytes", "Path", "glob", "iglob", "listdir", "walk",
-    "copy", "copyfile", "copytree", "move", "rename", "replace", "makedirs", "mkdir",
-    "connect", "read_sql", "from_file", "load_dataset",
+    "write_image", "write_html", "to_netcdf", "open_dataset", "from_file", "urlopen",
+    "urlretrieve",
 })
-# Of those, the ones whose arguments are not all paths: only arg 0 / path keywords count.
-_FIRST_ARG_ONLY = frozenset({"open", "replace", "connect", "read_sql", "glob", "iglob",
-                             "write_text", "write_bytes", "mkdir", "load", "dump",
-                             "load_dataset", "save"})
+# Of those, the ones whose later arguments are not paths: only arg 0 / path keywords count.
+_FIRST_ARG_ONLY = frozenset({"open", "load", "dump", "save", "read_excel", "read_csv",
+                             "read_json", "read_parquet", "read_table", "savefig", "to_csv",
+                             "to_parquet", "to_json", "to_excel", "imread", "load_model",
+                             "loadtxt", "genfromtxt", "read_html", "read_pickle", "to_pickle"})
 _PATH_KWARGS = frozenset({"path", "filepath", "filepath_or_buffer", "path_or_buf", "fname",
                           "filename", "file", "dst", "src", "root", "dir", "target",
                           "extract_dir", "io", "path_or_buffer", "buf", "url", "urlpath",
@@ -402,12 +404,15 @@ class Analyzer(ast.NodeVisitor):
             if q.startswith("<") or "()" in q:
                 continue
             root = MODULE_ALIASES.get(q.split(".")[0], q.split(".")[0])
-            if root in SENSITIVE_MODULES or root in REROOT_MODULES or q.startswith("IPython"):
+            target = f"{q}.{node.attr}"
+            if target in ("sys.stdout", "sys.stderr", "sys.stdin"):
+                self.report(node, "interpreter-tampering", M, f"replaces {target}")
+            elif root in SENSITIVE_MODULES or root in REROOT_MODULES or q.startswith("IPython"):
                 self.report(node, "interpreter-tampering", H,
-                            f"replaces {q}.{node.attr} (monkeypatching a sensitive module)")
-            else:
+                            f"replaces {target} (monkeypatching a sensitive module)")
+            elif q.count(".") < 1 and not q.startswith("pandas.options"):
                 self.report(node, "interpreter-tampering", M,
-                            f"replaces {q}.{node.attr} (monkeypatching a library)")
+                            f"replaces {target} (monkeypatching a library)")
             return
 
     def _check_store_subscript(self, node: ast.Subscript, key: str | None) -> None:

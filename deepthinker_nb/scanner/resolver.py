@@ -23,17 +23,16 @@ _KERNEL_NAMES = {"get_ipython": "IPython.get_ipython", "display": "IPython.displ
                  "__builtins__": "builtins"}
 # Names that denote a module even when this cell did not import it: notebooks import in one cell
 # and use in the next, so ``os.system("x")`` in a cell without ``import os`` is still os.system.
+# Only modules whose import is allowed are listed (a blocked ``import subprocess`` never ran),
+# and no module whose name is a common variable name in data science (signal, code, io, types).
 IMPLICIT_MODULES: dict[str, str] = {
     name: name for name in (
-        "os", "sys", "subprocess", "socket", "shutil", "pickle", "ctypes", "importlib",
-        "builtins", "signal", "resource", "pty", "posix", "marshal", "base64", "codecs", "zlib",
-        "binascii", "operator", "functools", "inspect", "gc", "types", "runpy", "timeit", "io",
-        "tempfile", "sqlite3", "dill", "cloudpickle", "joblib", "yaml", "requests", "httpx",
-        "urllib", "http", "threading", "multiprocessing", "glob", "tarfile", "zipfile",
-        "pathlib", "pandas", "numpy", "torch", "seaborn", "sklearn", "webbrowser", "ftplib",
-        "smtplib", "telnetlib", "pexpect", "cffi", "asyncio", "concurrent", "shelve", "code",
-        "codeop", "pdb", "cProfile", "profile", "faulthandler", "site", "pkgutil", "zipimport",
-        "_thread", "nltk", "keyring", "IPython",
+        "os", "sys", "shutil", "pickle", "importlib", "posix", "marshal", "base64", "codecs",
+        "zlib", "binascii", "operator", "functools", "inspect", "gc", "runpy", "timeit",
+        "tempfile", "sqlite3", "dill", "cloudpickle", "joblib", "yaml", "urllib", "threading",
+        "multiprocessing", "tarfile", "zipfile", "pathlib", "pandas", "numpy", "torch",
+        "seaborn", "sklearn", "asyncio", "concurrent", "shelve", "codeop", "pdb", "cProfile",
+        "faulthandler", "pkgutil", "zipimport", "nltk", "IPython",
     )
 }
 IMPLICIT_MODULES.update({"pd": "pandas", "np": "numpy", "plt": "matplotlib.pyplot",

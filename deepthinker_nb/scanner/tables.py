@@ -191,7 +191,7 @@ for _name in ("socket", "socketserver", "urllib.request", "urllib2", "urllib3", 
     PREFIX[_name] = _NET
 for _name in ("ctypes", "_ctypes", "cffi", "ffi"):
     PREFIX[_name] = _FFI
-for _name in ("multiprocessing", "billiard", "ray", "pathos"):
+for _name in ("multiprocessing", "billiard", "ray", "pathos", "torch.multiprocessing"):
     PREFIX[_name] = _PROC
 PREFIX["signal"] = _SIG
 PREFIX["importlib"] = Danger("interpreter-tampering", H, "uses the import machinery")
@@ -237,11 +237,12 @@ SENSITIVE_MODULES = frozenset({
     "inspect", "IPython.get_ipython()", "<globals>", "multiprocessing", "threading", "pathlib",
     "runpy", "code", "_thread", "pathlib.Path", "resource",
 })
-# Module names that, appearing inside a library's attribute chain, expose that module.
+# Module names that, appearing inside a library's attribute chain, expose that module
+# (pd.io.common.os). Names that libraries also use for their own submodules (scipy.signal,
+# pandas.io.pickle, torch.multiprocessing) are not listed; those are matched by name instead.
 REROOT_MODULES = frozenset({
     "os", "sys", "subprocess", "builtins", "__builtins__", "socket", "ctypes", "importlib",
-    "shutil", "posix", "nt", "pty", "pickle", "marshal", "_os", "signal", "urllib",
-    "multiprocessing", "requests",
+    "shutil", "posix", "nt", "pty", "marshal", "_os",
 })
 # Attribute names that lead out of the Python object model's front door.
 TAMPER_ATTRS = frozenset({
