@@ -50,10 +50,8 @@ def recipe_dir() -> Path:
 
 
 def launcher_source() -> Path:
-    """The launcher copied into the image: the core's, or a plain ipykernel stand-in."""
-    pkg = _PKG
-    core = pkg / "kernel" / "launcher.py"
-    return core if core.is_file() else Path(__file__).with_name("_launcher_fallback.py")
+    """The in-kernel launcher (output budget, rlimits), copied into the image."""
+    return _PKG / "kernel" / "launcher.py"
 
 
 def recipe_files() -> dict[str, Path]:
