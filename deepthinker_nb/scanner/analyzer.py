@@ -90,7 +90,6 @@ _RESOLVING_CALLS = frozenset({
     "builtins.__import__", "importlib.import_module", "importlib.__import__", "builtins.vars",
     "builtins.globals", "builtins.locals", "functools.partial", "functools.partialmethod",
 })
-_CONDITIONAL = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.IfExp)
 _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
 
 

@@ -56,7 +56,3 @@ def classify(path: str, policy: ScanPolicy) -> PathProblem | None:
     if norm == ".." or norm.startswith("../"):
         return PathProblem("escape", f"path {text[:80]!r} leaves the working directory")
     return None
-
-
-def looks_like_url(text: str) -> bool:
-    return _URL.match(text.strip()) is not None
