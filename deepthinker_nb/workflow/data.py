@@ -198,7 +198,8 @@ def load_table(path: str | Path) -> pd.DataFrame:
             try:
                 frame = pd.read_parquet(path)
             except ImportError:
-                raise DataError("reading Parquet needs pyarrow: pip install 'deepthinker-nb[parquet]'")
+                raise DataError(
+                    "reading Parquet needs pyarrow: pip install 'deepthinker-nb[parquet]'")
         else:
             raise DataError(
                 f"cannot read {path.name!r}: unknown file type {suffix or '(none)'!r}; "
@@ -293,8 +294,8 @@ def _validate(frame: pd.DataFrame, config: DataConfig) -> tuple[pd.DataFrame, st
         n_test = math.ceil(len(frame) * config.test_split_ratio)
         if n_test < len(counts) or len(frame) - n_test < len(counts):
             raise DataError(
-                f"{len(frame)} rows at test_split_ratio {config.test_split_ratio} cannot hold every "
-                f"one of the {len(counts)} classes on both sides; add rows or raise the ratio"
+                f"{len(frame)} rows at test_split_ratio {config.test_split_ratio} cannot hold "
+                f"every one of the {len(counts)} classes on both sides; add rows or raise the ratio"
             )
     return frame, target, notes
 
@@ -343,13 +344,30 @@ def write_split_files(
     return train_path, test_path
 
 
-def load_and_split(config: DataConfig) -> SplitData:
+@dataclass
+class ValidatedData:
+    """A loaded dataset that passed every check, not yet split."""
+
+    source: Path
+    frame: pd.DataFrame = field(repr=False)
+    target: str
+    notes: list[str]
+
+
+def load_and_validate(config: DataConfig) -> ValidatedData:
+    """Load ``config.data_path`` and check it; raises DataError. Cheap: no scikit-learn."""
+    source = Path(config.data_path).expanduser().resolve()
+    frame, target, notes = _validate(load_table(source), config)
+    return ValidatedData(source, frame, target, notes)
+
+
+def load_and_split(config: DataConfig, validated: ValidatedData | None = None) -> SplitData:
     """Load, validate, split (stratified for classification) and profile ``config.data_path``."""
     from sklearn.model_selection import train_test_split
 
-    source = Path(config.data_path).expanduser().resolve()
-    frame = load_table(source)
-    frame, target, notes = _validate(frame, config)
+    validated = validated or load_and_validate(config)
+    source, frame, target, notes = (validated.source, validated.frame, validated.target,
+                                    validated.notes)
     stratify = frame[target].map(label_key) if config.task_type == "classification" else None
     train_idx, test_idx = train_test_split(
         np.arange(len(frame)), test_size=config.test_split_ratio, random_state=config.random_seed,

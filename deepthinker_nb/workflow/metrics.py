@@ -259,6 +259,6 @@ class MetricComputer:
 
 
 def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean recall over the classes present in the truth (sklearn's definition, without warnings)."""
+    """Mean recall over the classes present in the truth (sklearn's definition, no warnings)."""
     recalls = [float(np.mean(y_pred[y_true == c] == c)) for c in np.unique(y_true)]
     return float(np.mean(recalls))

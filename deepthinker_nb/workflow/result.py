@@ -133,7 +133,8 @@ class WorkflowResult:
         rows = "".join(
             f"<tr{_BOLD if r.index == self.best_iteration else ''}>"
             f"<td>{r.index}</td><td>{esc(r.model)}</td><td>{esc(r.status)}</td>"
-            f"<td>{r.score:.2f}</td><td>{esc(', '.join(f'{k} {v:.4f}' for k, v in r.metrics.items()))}"
+            f"<td>{r.score:.2f}</td>"
+            f"<td>{esc(', '.join(f'{k} {v:.4f}' for k, v in r.metrics.items()))}"
             f"</td><td>{r.duration:.1f}s</td></tr>"
             for r in self.iterations
         )

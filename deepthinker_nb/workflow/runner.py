@@ -11,7 +11,7 @@ retries, error capture) and each kernel execution is a papermill notebook in the
       simulation/<name>.ipynb
       run.ipynb          the whole run, re-executed end to end by papermill
       report.html        nbconvert export of run.ipynb
-      manifest.json      written at the start (status "incomplete"), after every iteration, at the end
+      manifest.json      written at the start ("incomplete"), after every iteration, at the end
 
 The test labels are never written anywhere: they live in this process's memory (``SplitData``).
 """
@@ -31,7 +31,7 @@ from typing import Any
 import nbformat
 
 from deepthinker_nb.config import DataConfig, IterationConfig
-from deepthinker_nb.errors import ConfigError, DeepThinkerError
+from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.workflow.councils import Councils
 from deepthinker_nb.workflow.councils.base import (
     Attempt,
@@ -44,7 +44,12 @@ from deepthinker_nb.workflow.councils.base import (
     ScenarioResult,
     SimulationReport,
 )
-from deepthinker_nb.workflow.data import ROW_ID, SplitData, load_and_split, write_split_files
+from deepthinker_nb.workflow.data import (
+    SplitData,
+    load_and_split,
+    load_and_validate,
+    write_split_files,
+)
 from deepthinker_nb.workflow.metrics import (
     PRIMARY_METRIC,
     MetricComputer,
@@ -128,8 +133,8 @@ class WorkflowRunner:
         self._steps = steps
         self._started = started
         # Data first: a bad dataset is a clear error before any directory or kernel exists.
-        split = steps.run("data", "load and split", load_and_split, self.data_config,
-                          raise_errors=True).result
+        validated = steps.run("data", "load and validate", load_and_validate, self.data_config,
+                              raise_errors=True).result
         run_id = self.run_id or (datetime.now().strftime("%Y%m%d-%H%M%S") + "-"
                                  + secrets.token_hex(3))
         run_dir = (self.runs_dir / run_id).resolve()
@@ -138,6 +143,21 @@ class WorkflowRunner:
         for sub in ("data", "work", "iterations"):
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
         self.run_dir = run_dir
+        # Kernels warm up in the background while the host splits the data and plans.
+        pool = None
+        try:
+            pool = self._start_pool(run_dir)
+            split = steps.run("data", "split", load_and_split, self.data_config, validated,
+                              raise_errors=True).result
+        except BaseException as exc:
+            if pool is not None:
+                pool.close()
+            from deepthinker_nb.report import write_manifest
+
+            write_manifest(run_dir, {"run_id": run_id, "status": "failed", "objective": objective,
+                                     "error": f"{type(exc).__name__}: {exc}",
+                                     "steps": [r.to_dict() for r in steps.records]})
+            raise
         self.split = split
         self.computer = MetricComputer(split.task_type, split.test_labels, split.classes)
         split.write(run_dir / "data")
@@ -148,9 +168,7 @@ class WorkflowRunner:
         self._emit("data", f"{split.profile.n_train} training rows, {split.profile.n_test} "
                    f"held-out test rows; run dir {run_dir}")
 
-        pool = None
         try:
-            pool = self._start_pool(run_dir)  # warms in the background while the planner works
             result.plan = self._planning(objective, split)
             result.research = self._research(pool, result.plan, split)
             self._coding_loop(pool, objective, result, split)
@@ -166,8 +184,7 @@ class WorkflowRunner:
                 self._finish_manifest(result, final=False)
             raise
         finally:
-            if pool is not None:
-                pool.close()
+            pool.close()
         if self.report and result.run_notebook is not None:
             self._report(result)
         result.wall_time = time.perf_counter() - started
@@ -315,7 +332,9 @@ class WorkflowRunner:
                           f"{metric_score:.2f}")
 
     def _simulation(self, pool: Any, result: WorkflowResult, split: SplitData) -> SimulationReport:
-        from deepthinker_nb.notebook import CellSpec, build_notebook
+        """Re-run the best code on host-perturbed copies of the data, one section per scenario
+        of ``simulation.ipynb`` (one kernel; a failing section does not stop the next)."""
+        from deepthinker_nb.notebook import CellSpec, build_notebook, parameters_source
 
         best = result.best
         assert best is not None
@@ -323,44 +342,58 @@ class WorkflowRunner:
         primary = PRIMARY_METRIC[split.task_type]
         step = self._steps.run("simulation", "scenarios", simulator.scenarios, result.plan,
                                split.profile)
-        scenarios = step.result if step.ok else []
-        outcomes: list[ScenarioResult] = []
-        for number, scenario in enumerate(scenarios or [], 1):
-            self._emit("simulation", f"scenario {number}/{len(scenarios)}: {scenario.name}")
+        scenarios = list(step.result or []) if step.ok else []
+        outcomes: dict[int, ScenarioResult] = {}
+        sections: list[tuple[int, Any, Any, Path]] = []
+        cells: list[CellSpec] = [CellSpec(
+            "# Simulation\n\nThe best code re-run on copies of the data perturbed on the host; "
+            "the host computes each scenario's metrics.", "markdown")]
+        for number, scenario in enumerate(scenarios, 1):
             try:
                 data = apply_scenario(scenario, split, self.data_config.random_seed + number)
             except Exception as exc:
-                outcomes.append(ScenarioResult(scenario, "error", error=f"{type(exc).__name__}: "
-                                               f"{exc}"))
+                outcomes[number] = ScenarioResult(scenario, "error",
+                                                  error=f"{type(exc).__name__}: {exc}")
                 continue
             safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in scenario.name)
             data_dir = self.run_dir / "data" / "scenarios" / safe
             write_split_files(data_dir, data.train, data.test_features)
             work = self.run_dir / "work" / "simulation" / safe
-            nb = build_notebook(
-                [CellSpec(f"## Scenario {scenario.name}\n\n{scenario.description}", "markdown"),
-                 *(CellSpec(c, tags=("model",)) for c in best.cells)],
-                parameters=self._parameters(work, data_dir),
-                kernel_name=self._kernel_name(),
-            )
-            path = self.run_dir / "simulation" / f"{safe}.ipynb"
-            run = self._execute("simulation", f"scenario {scenario.name}", pool, nb, path)
-            computer = MetricComputer(split.task_type, data.test_labels, split.classes)
-            status, error, metric_result, _ = self._outcome(run, work / PREDICTIONS_FILE,
-                                                            computer)
+            tag = f"scenario-{number}"
+            cells.append(CellSpec(f"## Scenario {number}: {scenario.name}\n\n"
+                                  f"{scenario.description}", "markdown"))
+            cells.append(CellSpec(parameters_source(self._parameters(work, data_dir)),
+                                  tags=(tag, "scenario-parameters")))
+            cells += [CellSpec(c, tags=(tag, "model", "raises-exception")) for c in best.cells]
+            sections.append((number, scenario, data, work))
+        run = None
+        if sections:
+            self._emit("simulation", f"{len(sections)} scenarios in simulation.ipynb")
+            nb = build_notebook(cells, kernel_name=self._kernel_name())
+            run = self._execute("simulation", "simulation notebook", pool, nb,
+                                self.run_dir / "simulation.ipynb")
+        for number, scenario, data, work in sections:
+            status, error = _section_status(run, f"scenario-{number}")
+            metric_result = None
+            if status == "ok":
+                computer = MetricComputer(split.task_type, data.test_labels, split.classes)
+                try:
+                    metric_result = computer.compute(work / PREDICTIONS_FILE)
+                except PredictionError as exc:
+                    status, error = "invalid_predictions", str(exc)
             metrics = dict(metric_result.metrics) if metric_result else {}
-            delta = (metrics[primary] - result.best_metrics[primary]
+            delta = (round(metrics[primary] - result.best_metrics[primary], 6)
                      if metric_result is not None else None)
-            outcomes.append(ScenarioResult(
-                scenario, status, metrics, metric_result.score if metric_result else 0.0,
-                None if delta is None else round(delta, 6), error, len(data.test_labels),
-                str(path.relative_to(self.run_dir)),
-            ))
+            outcomes[number] = ScenarioResult(
+                scenario, status, metrics, metric_result.score if metric_result else 0.0, delta,
+                error, len(data.test_labels), "simulation.ipynb")
+        ordered = [outcomes[n] for n in sorted(outcomes)]
         step = self._steps.run("simulation", "report", simulator.report, primary,
-                               dict(result.best_metrics), outcomes)
+                               dict(result.best_metrics), ordered)
         report = step.result if step.ok else SimulationReport(primary, result.best_metrics,
-                                                              outcomes, f"({step.error})")
+                                                              ordered, f"({step.error})")
         self._manifest["simulation"] = report.to_dict()
+        self._manifest["simulation"]["scan"] = _scan_records(run)
         self._write_manifest()
         return report
 
@@ -444,9 +477,7 @@ class WorkflowRunner:
                               data_dirs=[run_dir / "data"], scan=self.scan, policy=self.policy)
             return pool.start()
 
-        pool = self._steps.run("kernel", "start pool", start, raise_errors=True).result
-        self._manifest["kernel"] = self._describe_backend()
-        return pool
+        return self._steps.run("kernel", "start pool", start, raise_errors=True).result
 
     def _execute(self, phase: str, name: str, pool: Any, nb: Any, path: Path) -> Any:
         from deepthinker_nb.notebook import execute_notebook
@@ -533,7 +564,7 @@ class WorkflowRunner:
             "metric_weight": self.metric_weight,
             "scan": self.scan,
             "backend": self.backend,
-            "kernel": {"backend": self.backend},
+            "kernel": self._describe_backend(),
             "packages": package_versions(),
             "iterations": [],
             "best_iteration": None,
@@ -575,6 +606,23 @@ def _tagged_outputs(nb: Any, tag: str) -> list[str]:
                 parts.append(str(output["data"]["text/plain"]) + "\n")
         texts.append("".join(parts))
     return texts
+
+
+def _section_status(run: Any, tag: str) -> tuple[str, str | None]:
+    """How the cells tagged ``tag`` ended: ok, the first failure, or ``skipped``."""
+    if run is None:
+        return "error", "the simulation notebook could not be executed"
+    tagged = [c for c in run.notebook.cells
+              if c.cell_type == "code" and tag in c.get("metadata", {}).get("tags", [])]
+    for cell in tagged:
+        status = cell.get("metadata", {}).get("deepthinker", {}).get("status")
+        if status is None:
+            return "skipped", "an earlier section stopped the notebook"
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if status != "ok" or errors:
+            detail = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else status
+            return (status if status != "ok" else "error"), detail
+    return "ok", None
 
 
 def _scan_records(run: Any) -> list[dict[str, Any]]:
@@ -697,5 +745,4 @@ def run_deepthinker_workflow(
     return WorkflowRunner(data_config, iteration_config, **runner_kwargs).run(objective)
 
 
-__all__ = ["PRELOAD", "DeepThinkerError", "WorkflowRunner", "run_deepthinker_workflow"]
-_ = ROW_ID
+__all__ = ["PRELOAD", "WorkflowRunner", "run_deepthinker_workflow"]

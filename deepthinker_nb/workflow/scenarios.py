@@ -33,7 +33,7 @@ def apply_scenario(scenario: Scenario, split: SplitData, seed: int) -> ScenarioD
     params = scenario.params
     if scenario.kind == "label_noise":
         fraction = float(params.get("fraction", 0.1))
-        rows = rng.choice(len(train), size=max(1, int(round(fraction * len(train)))),
+        rows = rng.choice(len(train), size=max(1, round(fraction * len(train))),
                           replace=False)
         target = split.target
         if split.task_type == "classification":

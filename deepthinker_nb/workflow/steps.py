@@ -45,7 +45,8 @@ class StepRecord:
 class StepExecutor:
     """Runs steps and keeps their records (for the manifest's timings)."""
 
-    def __init__(self, retries: int = 1, retry_on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS,
+    def __init__(self, retries: int = 1,
+                 retry_on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS,
                  backoff: float = 0.5, on_step: Callable[[StepRecord], None] | None = None):
         self.retries = retries
         self.retry_on = retry_on

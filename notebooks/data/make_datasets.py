@@ -2,7 +2,9 @@
 
 No downloads: iris, wine and breast cancer (classification) and diabetes (regression) come with
 scikit-learn; ``churn.csv`` is generated deterministically (numeric + categorical columns with
-missing values, a binary target with non-linear effects). Run: ``python notebooks/data/make_datasets.py``.
+missing values, a binary target with non-linear effects).
+
+Run: ``python notebooks/data/make_datasets.py``.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ from deepthinker_nb.errors import ConfigError, KernelStartError
 from deepthinker_nb.workflow import Councils, StepExecutor
 from deepthinker_nb.workflow.councils import (
     Attempt,
-    CodeRequest,
     CoderCouncil,
+    CodeRequest,
     EvaluatorCouncil,
     OfflineCoder,
     OfflineResearcher,

@@ -32,9 +32,9 @@ def test_csv_split_is_stratified_and_keeps_labels_out_of_files(tmp_path, write_c
     split = load_and_split(DataConfig(path, target_column="y", test_split_ratio=0.2))
     assert len(split.train) == 80 and len(split.test_features) == 20
     assert "y" not in split.test_features.columns
-    assert list(split.test_features.columns)[0] == "row_id"
+    assert split.test_features.columns[0] == "row_id"
     assert split.test_labels.value_counts().to_dict() == {"c0": 10, "c1": 10}
-    train_path, test_path = split.write(tmp_path / "data")
+    _train_path, test_path = split.write(tmp_path / "data")
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
         "test_features.csv", "train.csv"]
     assert "y" not in pd.read_csv(test_path).columns

@@ -29,7 +29,8 @@ class Plan:
 
     def to_markdown(self) -> str:
         lines = [f"## Plan\n\n**Objective:** {self.objective}\n",
-                 f"Task: {self.task_type} of `{self.target}`, scored on held-out `{self.metric}`.\n"]
+                 f"Task: {self.task_type} of `{self.target}`, scored on held-out "
+                 f"`{self.metric}`.\n"]
         lines += [f"{i}. {step}" for i, step in enumerate(self.steps, 1)]
         if self.candidate_models:
             lines.append("\nCandidate models: " + ", ".join(self.candidate_models))
@@ -165,7 +166,8 @@ class SimulationReport:
                 + (f"{value:.4f}" if value is not None else "-") + " | "
                 + (f"{r.delta:+.4f}" if r.delta is not None else "-") + " |"
             )
-        return "## Simulation\n\n" + "\n".join(rows) + ("\n\n" + self.summary if self.summary else "")
+        tail = "\n\n" + self.summary if self.summary else ""
+        return "## Simulation\n\n" + "\n".join(rows) + tail
 
 
 @runtime_checkable

@@ -35,7 +35,7 @@ class ModelSpec:
     robust: bool = False
     """Cast categorical columns to text and drop troublesome columns (after an error)."""
     drop_columns: tuple[str, ...] = field(default_factory=tuple)
-    cv_folds: int = 5
+    cv_folds: int = 3
 
     @property
     def label(self) -> str:
@@ -74,7 +74,8 @@ def load_cell(spec: ModelSpec) -> str:
             "X = X.replace([np.inf, -np.inf], np.nan)",
             "X_test = X_test.replace([np.inf, -np.inf], np.nan)",
         ]
-    lines.append('print(f"train: {X.shape[0]} rows x {X.shape[1]} features; test: {X_test.shape[0]} rows")')
+    lines.append('print(f"train: {X.shape[0]} rows x {X.shape[1]} features; '
+                 'test: {X_test.shape[0]} rows")')
     return "\n".join(lines)
 
 
@@ -97,7 +98,8 @@ def preprocess_cell(spec: ModelSpec) -> str:
         "                                                sparse_output=False)),",
         "     categorical_features),",
         "])",
-        'print(f"{len(numeric_features)} numeric, {len(categorical_features)} categorical features")',
+        'print(f"{len(numeric_features)} numeric, "',
+        '      f"{len(categorical_features)} categorical features")',
     ])
 
 
@@ -113,7 +115,7 @@ def _estimator(spec: ModelSpec, family: str) -> tuple[list[str], str]:
     if family == "random_forest":
         cls = "RandomForestClassifier" if classification else "RandomForestRegressor"
         return ([f"from sklearn.ensemble import {cls}"],
-                f"{cls}(n_estimators=150, min_samples_leaf=2{weight}, n_jobs=1, "
+                f"{cls}(n_estimators=100, min_samples_leaf=2{weight}, n_jobs=1, "
                 "random_state=RANDOM_SEED)")
     if family == "gradient_boosting":
         cls = "GradientBoostingClassifier" if classification else "GradientBoostingRegressor"
@@ -125,7 +127,7 @@ def _estimator(spec: ModelSpec, family: str) -> tuple[list[str], str]:
     voter = "VotingClassifier" if classification else "VotingRegressor"
     soft = ', voting="soft"' if classification else ""
     members = ",\n".join(f'        ("{name}", {ctor})' for name, (_, ctor) in
-                         zip(("linear", "forest", "boosting"), parts))
+                         zip(("linear", "forest", "boosting"), parts, strict=True))
     return ([*imports, f"from sklearn.ensemble import {voter}"],
             f"{voter}([\n{members},\n    ]{soft})")
 

@@ -52,7 +52,8 @@ class OfflinePlanner:
             "Escalate on feedback: random forest, gradient boosting, then a small "
             "hyperparameter search around the best family.",
             f"Score on the held-out `{metric}` (computed on the host); keep the best iteration.",
-            "Stress-test the best code: label noise, missing values, a subgroup, a shifted feature.",
+            "Stress-test the best code: label noise, missing values, a subgroup, a shifted "
+            "feature.",
         ]
         notes = []
         if profile.task_type == "classification" and profile.imbalance >= IMBALANCE_RATIO:
@@ -142,7 +143,8 @@ class OfflineResearcher:
         if not facts:
             return ResearchSummary(
                 findings=["the reconnaissance cells did not finish; planning from the host "
-                          "profile only"] + profile.to_markdown().replace("- ", "").splitlines(),
+                          "profile only",
+                          *profile.to_markdown().replace("- ", "").splitlines()],
                 status="incomplete",
             )
         findings = [f"the kernel sees {facts['rows']} training rows and {facts['features']} "
@@ -174,7 +176,7 @@ class OfflineCoder:
     """Escalates linear -> random forest -> gradient boosting -> a voting ensemble of the three
     -> a hyperparameter search around the best family so far; fixes what failed."""
 
-    def __init__(self, cv_folds: int = 5):
+    def __init__(self, cv_folds: int = 3):
         self.cv_folds = cv_folds
 
     def propose(self, request: CodeRequest) -> CodeProposal:
