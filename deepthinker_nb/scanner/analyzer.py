@@ -33,6 +33,7 @@ from .tables import (
     SENSITIVE_MODULES,
     TAMPER_ATTRS,
     TAMPER_READ_OK,
+    VALUE_TRACKED_MODULES,
     Danger,
 )
 
@@ -150,6 +151,7 @@ class Analyzer(ast.NodeVisitor):
         self.threads: list[ast.AST] = []
         self.joined = False
         self.line_base = line_base  # for cell magics: raw line of the %% line
+        self._class_body = False
 
     # -- entry points -------------------------------------------------------------------
     def state(self) -> CellState:
@@ -349,6 +351,12 @@ class Analyzer(ast.NodeVisitor):
             quals = self.table.lookup_quals(node.id)
             if quals:
                 self.check_ref(node, quals)
+                if id(node) not in self._alias_pos and not quals.isdisjoint(
+                        VALUE_TRACKED_MODULES):
+                    module = sorted(quals & VALUE_TRACKED_MODULES)[0]
+                    self.report(node, "dynamic-attribute", H,
+                                f"module {module} is stored or passed as a value, so its later "
+                                "uses cannot be followed")
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
@@ -496,7 +504,10 @@ class Analyzer(ast.NodeVisitor):
 
     def visit_Assign(self, node: ast.Assign) -> None:
         value = node.value
-        if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+        # Only a plain ``name = value`` outside a class body is an alias the table can follow;
+        # ``self.m = os``, ``A.m = os`` or ``m = os`` in a class body are not.
+        if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)) and (
+                not self._class_body and all(isinstance(t, ast.Name) for t in node.targets)):
             self._alias_pos.add(id(value))
         self.visit(value)
         quals = self.resolve(value)
@@ -638,6 +649,7 @@ class Analyzer(ast.NodeVisitor):
         self._visit_list([d for d in args.kw_defaults if d is not None])
         self.table.bind(node.name)  # type: ignore[attr-defined]
         self.table.conditional += 1
+        outer, self._class_body = self._class_body, False
         try:
             for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg,
                       args.kwarg):
@@ -647,6 +659,7 @@ class Analyzer(ast.NodeVisitor):
             self._visit_list(node.body)  # type: ignore[attr-defined]
         finally:
             self.table.conditional -= 1
+            self._class_body = outer
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -665,7 +678,11 @@ class Analyzer(ast.NodeVisitor):
         self._visit_list(node.decorator_list)
         self._visit_list(node.bases)
         self._visit_list(node.keywords)
-        self._visit_list(node.body)
+        outer, self._class_body = self._class_body, True
+        try:
+            self._visit_list(node.body)
+        finally:
+            self._class_body = outer
         self.table.bind(node.name)
 
     def visit_Delete(self, node: ast.Delete) -> None:
@@ -693,6 +710,8 @@ class Analyzer(ast.NodeVisitor):
                 self.report(node, danger.rule, danger.severity, f"{canon} {danger.what}")
         if quals & _ATTR_CALLS:
             self._check_getattr(node, quals)
+            if node.args:
+                self._handled.add(id(node.args[0]))  # judged by _check_getattr
         if isinstance(func, ast.Attribute):
             self._check_method(node, func, quals, checked_path)
         for kw in node.keywords:
@@ -872,6 +891,9 @@ class Analyzer(ast.NodeVisitor):
             problem = self._path_problem(arg)
             if problem:
                 self.report(arg, "path-escape", H, f"{name}() accesses {problem}")
+            elif name in _WRITES and self._derives_from_param(arg, data_only=True):
+                self.report(arg, "path-escape", H, f"{name}() overwrites the dataset, which is "
+                            "read-only")
             elif name in _WRITES:
                 text = self.fold_str(arg)
                 if text:
@@ -901,6 +923,9 @@ class Analyzer(ast.NodeVisitor):
                 path = self.fold_str(node.args[0])
                 if path:
                     self.written.add(path)
+                elif self._derives_from_param(node.args[0], data_only=True):
+                    self.report(node, "path-escape", H, f"{name}() opens the dataset for writing; "
+                                "it is read-only")
         elif canon in ("joblib.dump", "torch.save") and len(node.args) >= 2:
             path = self.fold_str(node.args[1])
             if path:

@@ -156,7 +156,7 @@ _add(Danger("env-magic", H, "changes the process environment", check="env_call")
 _add(Danger("network", H, "uploads code to a paste service"), "IPython.core.magics.code.pastebin")
 _add(_PATH, "builtins.open", "io.open", "io.FileIO", "codecs.open", "os.open", "os.chdir",
      "os.listdir", "os.scandir", "os.walk", "os.fwalk", "os.stat", "os.lstat", "os.access",
-     "os.readlink", "os.chmod", "os.chown", "os.lchown", "os.truncate", "os.utime",
+     "os.readlink", "os.chmod", "os.chown", "os.lchown", "os.utime",
      "os.makedirs", "os.mkdir", "os.rename", "os.replace", "os.renames", "os.path.join",
      "os.path.exists", "os.path.isfile", "os.path.isdir", "os.path.getsize", "os.path.abspath",
      "os.path.realpath", "os.path.expanduser", "os.path.getmtime", "os.path.islink",
@@ -172,7 +172,7 @@ _add(_PATH, "builtins.open", "io.open", "io.FileIO", "codecs.open", "os.open", "
      "io.open_code", "os.path.getatime", "os.path.getctime", "os.path.samefile",
      "os.statvfs", "os.chflags", "os.lchmod", "mmap.mmap")
 _add(_DELETE, "os.remove", "os.unlink", "os.rmdir", "os.removedirs", "shutil.rmtree",
-     "shutil.move")
+     "shutil.move", "os.truncate")
 
 # Any attribute under these prefixes is dangerous (component-wise prefix match).
 PREFIX: dict[str, Danger] = {}
@@ -242,7 +242,13 @@ SENSITIVE_MODULES = frozenset({
 # pandas.io.pickle, torch.multiprocessing) are not listed; those are matched by name instead.
 REROOT_MODULES = frozenset({
     "os", "sys", "subprocess", "builtins", "__builtins__", "socket", "ctypes", "importlib",
-    "shutil", "posix", "nt", "pty", "marshal", "_os",
+    "shutil", "posix", "nt", "pty", "marshal", "_os", "pickle",
+})
+# Module objects that must not be stored or passed around: attribute uses through a list, a
+# dict or a class attribute could not be followed.
+VALUE_TRACKED_MODULES = frozenset({
+    "os", "sys", "builtins", "subprocess", "shutil", "importlib", "ctypes", "socket", "pty",
+    "posix", "nt", "marshal", "pickle", "io", "codecs", "operator", "types", "runpy",
 })
 # Attribute names that lead out of the Python object model's front door.
 TAMPER_ATTRS = frozenset({
