@@ -96,9 +96,15 @@ _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
 
 _FOLDABLE_ROOTS = frozenset({"builtins", "base64", "binascii", "codecs", "zlib", "bz2", "lzma",
                              "gzip", "functools", "operator"})
-# Node class -> visitor method name ("" for leaves with nothing to check).
-_DISPATCH: dict[type, str] = {ast.Constant: "", ast.Load: "", ast.Store: "", ast.Del: "",
-                              ast.Pass: "", ast.Break: "", ast.Continue: ""}
+def _leaf(self: Analyzer, node: ast.AST) -> None:
+    """Visitor for nodes with nothing to check and no children worth visiting."""
+
+
+# Node class -> unbound visitor function (``_leaf`` for leaves).
+_DISPATCH: dict[type, Callable[..., None]] = {
+    ast.Constant: _leaf, ast.Load: _leaf, ast.Store: _leaf, ast.Del: _leaf, ast.Pass: _leaf,
+    ast.Break: _leaf, ast.Continue: _leaf, ast.Global: _leaf, ast.Nonlocal: _leaf,
+}
 
 _MODULE_DICT = Danger("interpreter-tampering", H, "exposes every function of a sensitive module "
                       "as a dictionary")
@@ -152,6 +158,8 @@ class Analyzer(ast.NodeVisitor):
         self.joined = False
         self.line_base = line_base  # for cell magics: raw line of the %% line
         self._class_body = False
+        # Identifiers are only needed for the look-alike check, i.e. for non-ASCII cells.
+        self.collect_ids = True
 
     # -- entry points -------------------------------------------------------------------
     def state(self) -> CellState:
@@ -229,12 +237,12 @@ class Analyzer(ast.NodeVisitor):
         if depth > self._max_depth:
             raise TooDeep
         cls = node.__class__
-        name = _DISPATCH.get(cls)
-        if name is None:
-            name = _DISPATCH[cls] = ("visit_" + cls.__name__ if hasattr(
-                Analyzer, "visit_" + cls.__name__) else "generic_visit")
-        if name:
-            getattr(self, name)(node)
+        method = _DISPATCH.get(cls)
+        if method is None:
+            method = _DISPATCH[cls] = getattr(Analyzer, "visit_" + cls.__name__,
+                                              Analyzer.generic_visit)
+        if method is not _leaf:
+            method(self, node)
         self._depth = depth - 1
 
     def generic_visit(self, node: ast.AST) -> None:
@@ -344,13 +352,16 @@ class Analyzer(ast.NodeVisitor):
 
     # -- names, attributes, subscripts ---------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
-        self.identifiers.add(node.id)
-        if node.id == "__builtins__":
+        name = node.id
+        if self.collect_ids:
+            self.identifiers.add(name)
+        if name == "__builtins__":
             self.report(node, "interpreter-tampering", H, "uses __builtins__ directly")
-        if isinstance(node.ctx, ast.Load) and id(node) not in self._handled:
-            quals = self.table.lookup_quals(node.id)
+        if node.ctx.__class__ is ast.Load and id(node) not in self._handled:
+            quals = self.table.lookup_quals(name)
             if quals:
-                self.check_ref(node, quals)
+                if not quals <= self._safe:
+                    self.check_ref(node, quals)
                 if id(node) not in self._alias_pos and not quals.isdisjoint(
                         VALUE_TRACKED_MODULES):
                     module = sorted(quals & VALUE_TRACKED_MODULES)[0]
@@ -360,7 +371,8 @@ class Analyzer(ast.NodeVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         attr = node.attr
-        self.identifiers.add(attr)
+        if self.collect_ids:
+            self.identifiers.add(attr)
         if attr in TAMPER_ATTRS and attr not in TAMPER_READ_OK:
             self.report(node, "interpreter-tampering", H, f"accesses {attr}, a way out of the "
                         "object model used by sandbox escapes")
@@ -388,9 +400,12 @@ class Analyzer(ast.NodeVisitor):
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         key = None
-        if not isinstance(node.slice, (ast.Constant, ast.Slice)) or isinstance(
-                getattr(node.slice, "value", None), str):
-            key = self.fold_str(node.slice)
+        index = node.slice
+        if index.__class__ is ast.Constant:
+            if index.value.__class__ is str:  # type: ignore[attr-defined]
+                key = index.value  # type: ignore[attr-defined]
+        elif index.__class__ is not ast.Slice:
+            key = self.fold_str(index)
         if key is not None and (key in ("__builtins__", "__import__") or (
                 key in TAMPER_ATTRS and key not in TAMPER_READ_OK)):
             self.report(node, "interpreter-tampering", H, f"looks up {key!r} by name")
@@ -517,6 +532,14 @@ class Analyzer(ast.NodeVisitor):
             self.visit(target)
 
     def _fold_const(self, value: ast.AST) -> Folded | None:
+        cls = value.__class__
+        if cls is ast.Constant:
+            v = value.value  # type: ignore[attr-defined]
+            return Folded(v) if isinstance(v, (str, bytes, int)) else None
+        if cls is ast.Attribute or cls is ast.Lambda or cls is ast.Dict or cls is ast.Compare:
+            return None
+        if cls is ast.Name:
+            return self.table.lookup_const(value.id)  # type: ignore[attr-defined]
         if isinstance(value, ast.Call):
             quals = self.resolve(value.func)
             if quals and not any(q.split(".", 1)[0] in _FOLDABLE_ROOTS for q in quals):
@@ -642,7 +665,8 @@ class Analyzer(ast.NodeVisitor):
             self._conditional(case.body)
 
     def visit_FunctionDef(self, node: ast.AST) -> None:
-        self.identifiers.add(node.name)  # type: ignore[attr-defined]
+        if self.collect_ids:
+            self.identifiers.add(node.name)  # type: ignore[attr-defined]
         self._visit_list(node.decorator_list)  # type: ignore[attr-defined]
         args: ast.arguments = node.args  # type: ignore[attr-defined]
         self._visit_list(args.defaults)
@@ -654,7 +678,8 @@ class Analyzer(ast.NodeVisitor):
             for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg,
                       args.kwarg):
                 if a is not None:
-                    self.identifiers.add(a.arg)
+                    if self.collect_ids:
+                        self.identifiers.add(a.arg)
                     self.table.bind(a.arg)
             self._visit_list(node.body)  # type: ignore[attr-defined]
         finally:
@@ -674,7 +699,8 @@ class Analyzer(ast.NodeVisitor):
             self.table.conditional -= 1
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self.identifiers.add(node.name)
+        if self.collect_ids:
+            self.identifiers.add(node.name)
         self._visit_list(node.decorator_list)
         self._visit_list(node.bases)
         self._visit_list(node.keywords)

@@ -133,6 +133,7 @@ class SecurityScanner:
         analyzer = Analyzer(self.policy, _PayloadScan(self._scan_source, depth),
                             self._danger_cache, line_base,
                             session.state if session is not None else None)
+        analyzer.collect_ids = not code.isascii()
         try:
             findings = analyzer.run(tree)
         except (TooDeep, RecursionError):
