@@ -221,7 +221,7 @@ class WorkflowRunner:
                 kernel_name=self._kernel_name(),
             )
             run = self._execute("research", "research notebook", pool, nb,
-                                self.run_dir / "research.ipynb")
+                                self.run_dir / "research.ipynb", self.run_dir / "work" / "research")
             status = run.status if run is not None else "error"
             outputs = _tagged_outputs(run.notebook, "research") if run is not None else []
             self._manifest["research"] = {"status": status, "notebook": "research.ipynb",
@@ -305,7 +305,7 @@ class WorkflowRunner:
         path = self.run_dir / "iterations" / f"{index:02d}.ipynb"
         self._emit("coding", f"iteration {index}: running {proposal.model or 'code'}",
                    iteration=index)
-        run = self._execute("coding", f"execute {index}", pool, nb, path)
+        run = self._execute("coding", f"execute {index}", pool, nb, path, work)
         status, error, metric_result, stdout = self._outcome(run, predictions, self.computer)
         metric_score = metric_result.score if metric_result is not None else 0.0
         evaluation = self._evaluate(objective, result.plan, proposal, index, status, error,
@@ -371,7 +371,8 @@ class WorkflowRunner:
             self._emit("simulation", f"{len(sections)} scenarios in simulation.ipynb")
             nb = build_notebook(cells, kernel_name=self._kernel_name())
             run = self._execute("simulation", "simulation notebook", pool, nb,
-                                self.run_dir / "simulation.ipynb")
+                                self.run_dir / "simulation.ipynb",
+                                self.run_dir / "work" / "simulation")
         for number, scenario, data, work in sections:
             status, error = _section_status(run, f"scenario-{number}")
             metric_result = None
@@ -427,7 +428,7 @@ class WorkflowRunner:
                             kernel_name=self._kernel_name(),
                             metadata={"deepthinker": {"run_id": result.run_id}})
         path = self.run_dir / "run.ipynb"
-        run = self._execute("recording", "run.ipynb", pool, nb, path)
+        run = self._execute("recording", "run.ipynb", pool, nb, path, work)
         status, error, metric_result, _ = self._outcome(run, work / PREDICTIONS_FILE,
                                                         self.computer)
         run_metrics = dict(metric_result.metrics) if metric_result else {}
@@ -468,8 +469,13 @@ class WorkflowRunner:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _start_pool(self, run_dir: Path) -> Any:
+        """A warm pool for local kernels. Docker kernels start per notebook instead, with the
+        notebook's own ``work/`` dir mounted read-write (a pooled kernel's working dir is a
+        private temp dir, and the container sees nothing else it could write predictions to)."""
         from deepthinker_nb.kernel import KernelPool
 
+        if self.backend == "docker":
+            return _NoPool()
         self._emit("kernel", f"starting a {self.backend} kernel pool")
 
         def start() -> Any:
@@ -479,11 +485,17 @@ class WorkflowRunner:
 
         return self._steps.run("kernel", "start pool", start, raise_errors=True).result
 
-    def _execute(self, phase: str, name: str, pool: Any, nb: Any, path: Path) -> Any:
+    def _execute(self, phase: str, name: str, pool: Any, nb: Any, path: Path,
+                 workdir: Path) -> Any:
         from deepthinker_nb.notebook import execute_notebook
 
+        if isinstance(pool, _NoPool):
+            kernel = {"backend": self.backend, "config": self.kernel_config, "workdir": workdir,
+                      "data_dirs": (self.run_dir / "data",)}
+        else:
+            kernel = {"pool": pool}
         step: StepRecord = self._steps.run(
-            phase, name, execute_notebook, nb, path, pool=pool,
+            phase, name, execute_notebook, nb, path, **kernel,
             timeout=self.data_config.execution_timeout, scan=self.scan, policy=self.policy)
         if not step.ok:
             self._last_execute_error = step.error
@@ -507,6 +519,8 @@ class WorkflowRunner:
 
     def _parameters(self, work: Path, data_dir: Path | None = None) -> dict[str, Any]:
         work.mkdir(parents=True, exist_ok=True)
+        if self.backend == "docker":  # the container's non-root user writes predictions here
+            work.chmod(0o777)
         data_dir = data_dir or self.run_dir / "data"
         return {
             "DATA_PATH": str(data_dir / "train.csv"),
@@ -590,6 +604,13 @@ class WorkflowRunner:
         self._manifest["wall_time"] = round(time.perf_counter() - self._started, 4)
         self._manifest["steps"] = [s.to_dict() for s in self._steps.records]
         result.manifest_path = self._write_manifest()
+
+
+class _NoPool:
+    """Stands in for a pool when every notebook starts its own kernel (Docker)."""
+
+    def close(self) -> None:
+        pass
 
 
 # -- notebook helpers ------------------------------------------------------------------------------
