@@ -122,16 +122,18 @@ class Resolver:
         Results are memoised per node: the visitor asks about the same node from the node
         itself and from its parent, with the same bindings in force.
         """
+        if node.__class__ is ast.Name:
+            return self.table.lookup_quals(node.id)  # type: ignore[attr-defined,return-value]
         key = id(node)
         found = self._memo.get(key)
         if found is not None and found[0] is node:
-            return set(found[1])
+            return found[1]  # type: ignore[return-value]
         try:
-            result = self._resolve(node, 0)
+            result = frozenset(self._resolve(node, 0))
         except RecursionError:
-            result = set()
-        self._memo[key] = (node, frozenset(result))
-        return result
+            result = frozenset()
+        self._memo[key] = (node, result)
+        return result  # type: ignore[return-value]
 
     def _resolve(self, node: ast.AST, depth: int) -> set[str]:
         if depth > 40:
