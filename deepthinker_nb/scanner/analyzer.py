@@ -427,7 +427,7 @@ class Analyzer(ast.NodeVisitor):
                 continue
             root = MODULE_ALIASES.get(q.split(".")[0], q.split(".")[0])
             target = f"{q}.{node.attr}"
-            if target in ("sys.stdout", "sys.stderr", "sys.stdin"):
+            if target in ("sys.stdout", "sys.stderr", "sys.stdin", "sys.argv"):
                 self.report(node, "interpreter-tampering", M, f"replaces {target}")
             elif root in SENSITIVE_MODULES or root in REROOT_MODULES or q.startswith("IPython"):
                 self.report(node, "interpreter-tampering", H,
@@ -1072,6 +1072,12 @@ class Analyzer(ast.NodeVisitor):
                     f"{canon}() without a safe Loader can construct arbitrary objects")
 
     def _check_dyn_import(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        if canon == "importlib.reload":
+            modules = self.resolve(node.args[0]) if node.args else frozenset()
+            sensitive = [q for q in modules if q.split(".")[0] in SENSITIVE_MODULES]
+            self.report(node, "interpreter-tampering", H if sensitive or not modules else M,
+                        f"importlib.reload() re-executes {'/'.join(sorted(modules)) or 'a module'}")
+            return
         arg = self._code_arg(node, "name", 0)
         name = self.fold_str(arg) if arg is not None else None
         if canon == "builtins.__import__":
