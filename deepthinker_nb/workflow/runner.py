@@ -586,6 +586,9 @@ class WorkflowRunner:
             "reproduce": {
                 "backend": self.backend, "data_dirs": [str(self.run_dir / "data")],
                 "timeout": self.data_config.execution_timeout,
+                "metrics_fn": "deepthinker_nb.workflow.reproduce:host_metrics",
+                **({"workdir": str(self.run_dir / "work" / "run")}
+                   if self.backend == "docker" else {}),
             },
         }
 

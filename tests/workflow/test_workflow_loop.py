@@ -111,3 +111,39 @@ def test_a_coder_that_raises_is_an_iteration_failure(iris_config, make_runner):
     assert result.iterations[0].status == "error"
     assert "model server unreachable" in result.iterations[0].error
     assert result.iterations[1].ok
+
+
+def test_a_run_interrupted_mid_way_leaves_an_incomplete_manifest(iris_config, make_runner):
+    class Interrupting:
+        def propose(self, request):
+            if request.iteration == 2:
+                raise KeyboardInterrupt  # as if the user pressed Ctrl-C (or the host died)
+            return ScriptedCoder(GOOD).propose(request)
+
+    runner = make_runner(iris_config, Interrupting(), max_iterations=3, patience=None,
+                         quality_threshold=10.0)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("iris")
+    manifest = json.loads((runner.run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete"
+    assert [i["status"] for i in manifest["iterations"]] == ["ok"]
+    assert manifest["best_iteration"] == 1 and manifest["metrics"]
+    assert (runner.run_dir / "iterations" / "01.ipynb").exists()
+
+
+def test_reproduce_run_rederives_the_labels(iris_config, make_runner):
+    from deepthinker_nb.workflow import reproduce_run
+
+    result = make_runner(iris_config, max_iterations=1).run("iris")
+    again = reproduce_run(result.run_dir)
+    assert again.reproduced, again.summary()
+    assert again.actual == result.best_metrics
+
+
+def test_report_reproduce_uses_the_manifest_hook(iris_config, make_runner):
+    from deepthinker_nb.report import reproduce
+
+    result = make_runner(iris_config, max_iterations=1).run("iris")
+    (result.run_dir / "work" / "run" / "predictions.csv").unlink()
+    again = reproduce(result.run_dir)
+    assert again.reproduced, again.summary()
