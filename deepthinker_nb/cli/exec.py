@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from deepthinker_nb.errors import DeepThinkerError
-from deepthinker_nb.kernel.backend import available_backends
+from deepthinker_nb.kernel.backend import available_backends, get_backend
 from deepthinker_nb.kernel.results import CellResult, RichOutput
 from deepthinker_nb.kernel.session import KernelSession
 
@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
         if Path(args.output).suffix != ".ipynb":
             raise DeepThinkerError(f"--output {args.output}: must end in .ipynb")
-        recorder = NotebookRecorder(args.output, resume=False)
+        kernel_name = get_backend(args.backend).kernel_name
+        recorder = NotebookRecorder(args.output, kernel_name, resume=False)
     callbacks = {} if args.quiet else {
         "on_stdout": lambda text: (sys.stdout.write(text), sys.stdout.flush()),
         "on_stderr": lambda text: (sys.stderr.write(text), sys.stderr.flush()),

@@ -8,6 +8,8 @@ if the scanner itself cannot run, the cell does not run either.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("deepthinker_nb.gate")
@@ -28,6 +30,7 @@ class ScanGate:
         self.enabled = enabled
         self.policy = policy
         self._scanner = scanner
+        self._session: Any = None
         if not enabled:
             level = logging.INFO if _warned else logging.WARNING
             _warned = True
@@ -42,11 +45,31 @@ class ScanGate:
             self._scanner = SecurityScanner(policy=self.policy)
         return self._scanner
 
+    def bind(self, workdir: Path, data_dirs: Sequence[Path] = ()) -> None:
+        """Adopt a kernel's working and data dirs as the places file access may reach, unless
+        the caller gave a policy or scanner of its own."""
+        if self.policy is not None or self._scanner is not None:
+            return
+        from deepthinker_nb.scanner import ScanPolicy
+
+        self.policy = ScanPolicy(work_dir=str(workdir), data_dirs=tuple(map(str, data_dirs)))
+        self._session = None
+
+    def reset(self) -> None:
+        """Forget what earlier cells bound: the kernel restarted, so those names are gone."""
+        self._session = None
+
     def check(self, code: str) -> Any:
-        """The ScanReport of ``code`` (``report.blocked`` means: do not send), or None when off."""
+        """The ScanReport of ``code`` (``report.blocked`` means: do not send), or None when off.
+
+        Cells are scanned in order as one session, so an alias made in one cell
+        (``run = os.system``) is still known when a later cell calls it.
+        """
         if not self.enabled:
             return None
-        return self.scanner.scan(code)
+        if self._session is None:
+            self._session = self.scanner.session()
+        return self._session.scan(code)
 
     def __repr__(self) -> str:
         return f"ScanGate(enabled={self.enabled}, policy={self.policy!r})"

@@ -21,6 +21,7 @@ from typing import Any
 import zmq
 import zmq.asyncio
 from jupyter_client import AsyncKernelManager
+from jupyter_client.session import Session as JupyterSession
 
 from deepthinker_nb.errors import ConfigError, KernelError, KernelStartError
 from deepthinker_nb.kernel.backend import KernelBackend, get_backend
@@ -127,6 +128,7 @@ class AsyncKernelSession:
             self._workdir = Path(tempfile.mkdtemp(prefix=temp_prefix("session")))
             self._owns_workdir = True
         self._workdir.mkdir(parents=True, exist_ok=True)
+        self.gate.bind(self._workdir, self.data_dirs)
         self.kernel_manager = AsyncKernelManager(
             kernel_name=self.kernel_name, kernel_spec_manager=_kernel_spec_manager()
         )
@@ -146,7 +148,12 @@ class AsyncKernelSession:
 
     async def _connect(self) -> None:
         assert self.kernel_manager is not None
-        client = self.kernel_manager.client()
+        km = self.kernel_manager
+        # A client of its own identity: a second client made from the same manager (papermill,
+        # a debugger) would otherwise take over the kernel's replies to ours.
+        client = km.client(session=JupyterSession(
+            key=km.session.key, signature_scheme=km.session.signature_scheme,
+            username=km.session.username))
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=self.startup_timeout)
@@ -199,6 +206,7 @@ class AsyncKernelSession:
         except Exception as exc:
             raise KernelStartError(f"{self.kernel_name} kernel did not restart: {exc}") from exc
         self.restarts += 1
+        self.gate.reset()
 
     async def is_alive(self) -> bool:
         return bool(self.kernel_manager is not None and await self.kernel_manager.is_alive())
@@ -267,13 +275,13 @@ class AsyncKernelSession:
         if outcome == "done":
             return collector.result(
                 "timeout",
-                error=ErrorInfo("CellTimeout", message + "; interrupted, kernel state kept"),
+                error=ErrorInfo("CellTimeoutError", message + "; interrupted, kernel state kept"),
                 timeout_action="interrupted",
             )
         await self.restart()
         return collector.result(
             "timeout",
-            error=ErrorInfo("CellTimeout", message + "; the kernel did not respond to the "
+            error=ErrorInfo("CellTimeoutError", message + "; the kernel did not respond to the "
                                                      "interrupt and was restarted (state lost)"),
             timeout_action="restarted",
             restarted=True,
@@ -351,7 +359,7 @@ class AsyncKernelSession:
                 reason += f"; restart failed: {exc}"
         return collector.result(
             "died",
-            error=ErrorInfo("KernelDied", reason),
+            error=ErrorInfo("DeadKernelError", reason),
             death_reason=reason,
             restarted=restarted,
         )

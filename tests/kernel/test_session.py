@@ -121,3 +121,30 @@ def test_non_string_code_is_a_type_error(session):
 
     with pytest.raises(TypeError):
         session.execute(123)  # type: ignore[arg-type]
+
+
+def test_a_second_client_of_the_same_kernel_does_not_steal_replies(session):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("shared = 'from other client'")])
+    NotebookClient(nb, km=session.kernel_manager, timeout=30).execute()
+    result = session.execute("shared", timeout=10)
+    assert result.status == "ok" and result.result.text == "'from other client'"
+
+
+def test_the_gate_remembers_aliases_across_cells(tmp_path):
+    marker = tmp_path / "ran"
+    with KernelSession("local", workdir=tmp_path) as s:
+        assert s.execute("import os\nrun = os.system").status == "blocked"
+        assert s.execute("import os as o").success
+        assert s.execute(f"o.system('touch {marker}')").status == "blocked"
+        assert not marker.exists()
+
+
+def test_files_in_the_working_dir_may_be_used_by_absolute_path(tmp_path):
+    with KernelSession("local", workdir=tmp_path) as s:
+        result = s.execute(f"open({str(tmp_path / 'out.txt')!r}, 'w').write('ok')")
+        assert result.success, result.summary()
+        assert s.execute("open('/etc/hostname').read()").status == "blocked"
