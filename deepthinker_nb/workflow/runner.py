@@ -18,8 +18,6 @@ The test labels are never written anywhere: they live in this process's memory (
 
 from __future__ import annotations
 
-import base64
-import io
 import secrets
 import time
 from collections.abc import Callable
@@ -172,10 +170,8 @@ class WorkflowRunner:
             result.plan = self._planning(objective, split)
             result.research = self._research(pool, result.plan, split)
             self._coding_loop(pool, objective, result, split)
-            if result.best is not None and self.simulate:
-                result.simulation = self._simulation(pool, result, split)
             if result.best is not None:
-                self._record_run(pool, result, split)
+                self._simulate_and_record(pool, result, split)
             result.status = "complete" if result.best is not None else "failed"
         except BaseException as exc:
             if isinstance(exc, Exception):
@@ -220,7 +216,7 @@ class WorkflowRunner:
                 parameters=self._parameters(self.run_dir / "work" / "research"),
                 kernel_name=self._kernel_name(),
             )
-            run = self._execute("research", "research notebook", pool, nb,
+            run, _failure = self._execute("research", "research notebook", pool, nb,
                                 self.run_dir / "research.ipynb", self.run_dir / "work" / "research")
             status = run.status if run is not None else "error"
             outputs = _tagged_outputs(run.notebook, "research") if run is not None else []
@@ -305,8 +301,9 @@ class WorkflowRunner:
         path = self.run_dir / "iterations" / f"{index:02d}.ipynb"
         self._emit("coding", f"iteration {index}: running {proposal.model or 'code'}",
                    iteration=index)
-        run = self._execute("coding", f"execute {index}", pool, nb, path, work)
-        status, error, metric_result, stdout = self._outcome(run, predictions, self.computer)
+        run, failure = self._execute("coding", f"execute {index}", pool, nb, path, work)
+        status, error, metric_result, stdout = self._outcome(run, failure, predictions,
+                                                             self.computer)
         metric_score = metric_result.score if metric_result is not None else 0.0
         evaluation = self._evaluate(objective, result.plan, proposal, index, status, error,
                                     metric_result, metric_score, stdout, best_score)
@@ -370,7 +367,7 @@ class WorkflowRunner:
         if sections:
             self._emit("simulation", f"{len(sections)} scenarios in simulation.ipynb")
             nb = build_notebook(cells, kernel_name=self._kernel_name())
-            run = self._execute("simulation", "simulation notebook", pool, nb,
+            run, _failure = self._execute("simulation", "simulation notebook", pool, nb,
                                 self.run_dir / "simulation.ipynb",
                                 self.run_dir / "work" / "simulation")
         for number, scenario, data, work in sections:
@@ -398,8 +395,30 @@ class WorkflowRunner:
         self._write_manifest()
         return report
 
-    def _record_run(self, pool: Any, result: WorkflowResult, split: SplitData) -> None:
-        """Build run.ipynb (plan, research, best code, evaluation, simulation) and re-execute it."""
+    def _simulate_and_record(self, pool: Any, result: WorkflowResult, split: SplitData) -> None:
+        """The simulation and the re-execution of run.ipynb need only the best code: with three
+        or more warm kernels (or Docker) they run side by side; the simulation's results join
+        run.ipynb afterwards either way, as the host-written markdown they are."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        parallel = self.pool_size >= 3 or self.backend == "docker"
+        if not parallel:  # two notebooks would wait for one warm kernel and share two CPUs
+            result.simulation = self._simulation(pool, result, split) if self.simulate else None
+            run_metrics, metric_result = self._record_run(pool, result, split)
+            self._finish_run_notebook(result, run_metrics, metric_result)
+            return
+        with ThreadPoolExecutor(2, thread_name_prefix="deepthinker-phase") as phases:
+            simulation = (phases.submit(self._simulation, pool, result, split)
+                          if self.simulate else None)
+            recording = phases.submit(self._record_run, pool, result, split)
+            if simulation is not None:
+                result.simulation = simulation.result()
+            run_metrics, metric_result = recording.result()
+        self._finish_run_notebook(result, run_metrics, metric_result)
+
+    def _record_run(self, pool: Any, result: WorkflowResult, split: SplitData
+                    ) -> tuple[dict[str, float], MetricResult | None]:
+        """Build run.ipynb (plan, research, best code, evaluation) and re-execute it."""
         from deepthinker_nb.notebook import CellSpec, build_notebook
 
         self._emit("recording", "re-executing the whole run as run.ipynb")
@@ -421,15 +440,14 @@ class WorkflowRunner:
                               f"{best.rationale}", "markdown"))
         cells += [CellSpec(c, tags=("model",)) for c in best.cells]
         cells.append(CellSpec(_evaluation_markdown(result), "markdown"))
-        if result.simulation is not None:
-            cells.append(CellSpec(result.simulation.to_markdown(), "markdown"))
+        cells.append(CellSpec(_score_plot_cell(result), tags=("evaluation",)))
         work = self.run_dir / "work" / "run"
         nb = build_notebook(cells, parameters=self._parameters(work),
                             kernel_name=self._kernel_name(),
                             metadata={"deepthinker": {"run_id": result.run_id}})
         path = self.run_dir / "run.ipynb"
-        run = self._execute("recording", "run.ipynb", pool, nb, path, work)
-        status, error, metric_result, _ = self._outcome(run, work / PREDICTIONS_FILE,
+        run, failure = self._execute("recording", "run.ipynb", pool, nb, path, work)
+        status, error, metric_result, _ = self._outcome(run, failure, work / PREDICTIONS_FILE,
                                                         self.computer)
         run_metrics = dict(metric_result.metrics) if metric_result else {}
         from deepthinker_nb.report.reproduce import compare_metrics
@@ -445,9 +463,18 @@ class WorkflowRunner:
             "scan": _scan_records(run),
         }
         self._manifest["reproduced"] = result.reproduced
-        # The host's evaluation goes into the notebook after execution: it needs the labels.
-        if run is not None and path.exists():
+        return run_metrics, metric_result
+
+    def _finish_run_notebook(self, result: WorkflowResult, run_metrics: dict[str, float],
+                             metric_result: MetricResult | None) -> None:
+        """Append what only the host knows (it needs the labels) to the executed run.ipynb."""
+        path = self.run_dir / "run.ipynb"
+        if result.run_notebook is not None and path.exists():
             executed = nbformat.read(path, as_version=4)
+            if result.simulation is not None:
+                executed.cells.append(nbformat.v4.new_markdown_cell(
+                    result.simulation.to_markdown()
+                    + "\n\nEach scenario's cells are in `simulation.ipynb`."))
             executed.cells.append(_host_evaluation_cell(result, run_metrics, metric_result))
             executed.metadata.setdefault("deepthinker", {}).update({
                 "run_id": result.run_id, "host_metrics": run_metrics,
@@ -496,18 +523,28 @@ class WorkflowRunner:
             kernel = {"pool": pool}
         step: StepRecord = self._steps.run(
             phase, name, execute_notebook, nb, path, **kernel,
-            timeout=self.data_config.execution_timeout, scan=self.scan, policy=self.policy)
+            timeout=self.data_config.execution_timeout, scan=self.scan,
+            policy=self._scan_policy(workdir))
         if not step.ok:
-            self._last_execute_error = step.error
-            return None
-        return step.result
+            return None, step.error
+        return step.result, None
 
-    def _outcome(self, run: Any, predictions: Path, computer: MetricComputer
-                 ) -> tuple[str, str | None, MetricResult | None, str]:
+    def _scan_policy(self, workdir: Path) -> Any:
+        """The scanner's file-access policy for one notebook: read the data dir, write only this
+        notebook's own ``work/`` dir (where PREDICTIONS_PATH points), nothing else."""
+        from deepthinker_nb.scanner.policy import ScanPolicy
+
+        data = str(self.run_dir / "data")
+        if self.policy is None:
+            return ScanPolicy(work_dir=str(workdir), data_dirs=(data,))
+        return self.policy.with_(work_dir=str(workdir),
+                                 data_dirs=tuple(dict.fromkeys((*self.policy.data_dirs, data))))
+
+    def _outcome(self, run: Any, failure: str | None, predictions: Path,
+                 computer: MetricComputer) -> tuple[str, str | None, MetricResult | None, str]:
         """(status, error for the coder, host metrics, printed output) of one execution."""
         if run is None:
-            return "error", f"execution failed: {getattr(self, '_last_execute_error', '?')}", \
-                None, ""
+            return "error", f"execution failed: {failure}", None, ""
         stdout = "".join(_tagged_outputs(run.notebook, "model"))
         if run.status != "ok":
             return run.status, _failure_text(run, self.data_config.execution_timeout), None, stdout
@@ -694,50 +731,34 @@ def _host_evaluation_cell(result: WorkflowResult, run_metrics: dict[str, float],
     lines += [f"- {k}: {v:.6f}" for k, v in run_metrics.items()] or ["- (no valid predictions)"]
     lines += ["", f"Equal to the coding loop's best iteration ({result.best_iteration}): "
               f"**{'yes' if result.reproduced else 'no'}**."]
-    cell = nbformat.v4.new_markdown_cell("\n".join(lines))
-    image = _plots_png(result, metric_result)
-    if image is not None:
-        cell.source += "\n\n![scores and confusion matrix](attachment:evaluation.png)"
-        cell.attachments = {"evaluation.png": {"image/png": image}}
-    return cell
-
-
-def _plots_png(result: WorkflowResult, metric_result: MetricResult | None) -> str | None:
-    """Score per iteration (and the confusion matrix) drawn on the host, as base64 PNG."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        from matplotlib.figure import Figure
-    except Exception:
-        return None
     confusion = metric_result.confusion if metric_result is not None else {}
-    fig = Figure(figsize=(9 if confusion else 4.5, 3.2))
-    axes = fig.subplots(1, 2 if confusion else 1)
-    ax = axes[0] if confusion else axes
-    ax.plot([r.index for r in result.iterations], [r.score for r in result.iterations], "o-")
-    if result.best_iteration is not None:
-        ax.plot([result.best_iteration], [result.quality_score], "r*", markersize=14)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("quality score")
-    ax.set_ylim(0, 10.2)
-    ax.set_title("score per iteration")
     if confusion:
-        cax = axes[1]
-        labels, matrix = confusion["labels"], confusion["matrix"]
-        cax.imshow(matrix, cmap="Blues")
-        cax.set_xticks(range(len(labels)), labels)
-        cax.set_yticks(range(len(labels)), labels)
-        for i, row in enumerate(matrix):
-            for j, value in enumerate(row):
-                cax.text(j, i, str(value), ha="center", va="center")
-        cax.set_xlabel("predicted")
-        cax.set_ylabel("true")
-        cax.set_title("confusion matrix (held-out)")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+        labels = confusion["labels"]
+        lines += ["", "Confusion matrix on the held-out rows (rows: true, columns: predicted):",
+                  "", "| true \\ predicted | " + " | ".join(map(str, labels)) + " |",
+                  "|---" * (len(labels) + 1) + "|"]
+        lines += [f"| **{label}** | " + " | ".join(str(v) for v in row) + " |"
+                  for label, row in zip(labels, confusion["matrix"], strict=True)]
+    return nbformat.v4.new_markdown_cell("\n".join(lines))
+
+
+def _score_plot_cell(result: WorkflowResult) -> str:
+    """A kernel cell plotting the host's scores per iteration (numbers only, no labels)."""
+    scores = {r.index: round(r.score, 4) for r in result.iterations}
+    return "\n".join([
+        "# Quality score per iteration (computed on the host during the coding loop).",
+        "import matplotlib.pyplot as plt",
+        "",
+        f"scores = {scores!r}",
+        f"best = {result.best_iteration!r}",
+        "fig, ax = plt.subplots(figsize=(5, 3))",
+        'ax.plot(list(scores), list(scores.values()), "o-")',
+        'ax.plot([best], [scores[best]], "r*", markersize=14, label="best")',
+        'ax.set(xlabel="iteration", ylabel="quality score (0..10)", ylim=(0, 10.2),',
+        '       xticks=list(scores), title="Score per iteration")',
+        "ax.legend()",
+        "plt.show()",
+    ])
 
 
 def run_deepthinker_workflow(
