@@ -72,6 +72,6 @@ def install_kernel_specs(
             source.mkdir()
             (source / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
             installed[name] = manager.install_kernel_spec(
-                str(source), kernel_name=name, user=user, prefix=prefix, replace=True
+                str(source), kernel_name=name, user=user, prefix=prefix
             )
     return installed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import textwrap
 import psutil
 import pytest
 
-from deepthinker_nb import KernelSession, LocalConfig, ResourceLimits
+from deepthinker_nb import AsyncKernelSession, KernelSession, LocalConfig, ResourceLimits
 
 
 def test_host_secrets_are_not_visible_in_the_kernel(session):
@@ -131,16 +132,19 @@ def test_children_die_when_the_host_process_is_killed(tmp_path, procs):
     assert procs.wait_gone(pids, timeout=15) == []
 
 
-def test_fifty_sessions_leave_no_kernel_or_child_behind(procs):
+async def test_fifty_sessions_leave_no_kernel_or_child_behind(procs):
     before = {p.pid for p in procs.launcher_processes()}
-    for i in range(50):
-        s = KernelSession(scan=False).start()
+
+    async def one(i: int) -> None:
+        s = await AsyncKernelSession(scan=False).start()
         if i % 5 == 0:
-            s.execute("import subprocess; subprocess.Popen(['sleep', '303'])")
-        if i % 7 == 0:
-            pid = int(s.execute("import os; os.getpid()").result.text)
-            os.kill(pid, 9)
-        s.shutdown()
+            await s.execute("import subprocess; subprocess.Popen(['sleep', '303'])")
+        if i % 7 == 0:  # killed under the session's feet
+            os.kill(int((await s.execute("import os; os.getpid()")).result.text), 9)
+        await s.shutdown()
+
+    for batch in range(10):  # 5 at a time: the machine has 2 cores
+        await asyncio.gather(*(one(batch * 5 + i) for i in range(5)))
     leftover = [p.pid for p in procs.launcher_processes() if p.pid not in before]
     assert procs.wait_gone(leftover) == []
 
