@@ -624,8 +624,9 @@ class WorkflowRunner:
                 "backend": self.backend, "data_dirs": [str(self.run_dir / "data")],
                 "timeout": self.data_config.execution_timeout,
                 "metrics_fn": "deepthinker_nb.workflow.reproduce:host_metrics",
-                **({"workdir": str(self.run_dir / "work" / "run")}
-                   if self.backend == "docker" else {}),
+                # The re-run's kernel works where PREDICTIONS_PATH points (and the scan gate
+                # lets it write there, nowhere else).
+                "workdir": str(self.run_dir / "work" / "run"),
             },
         }
 
