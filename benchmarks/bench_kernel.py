@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _stats import ms, summary  # noqa: E402
-from jupyter_client import KernelManager  # noqa: E402
+from _stats import ms, summary
+from jupyter_client import KernelManager
 
-from deepthinker_nb import AsyncKernelSession, KernelPool, KernelSession  # noqa: E402
-from deepthinker_nb.kernel.specs import DeepThinkerKernelSpecManager  # noqa: E402
+from deepthinker_nb import AsyncKernelSession, KernelPool, KernelSession
+from deepthinker_nb.kernel.specs import DeepThinkerKernelSpecManager
 
 FIRST_RESULT = "import pandas, sklearn; 1+1"
 

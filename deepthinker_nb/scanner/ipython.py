@@ -81,7 +81,7 @@ def _token_transforms_from_change(manager, lines: list[str]) -> list[str]:  # ty
         changed, new_rest = manager.do_one_token_transform(rest)
         if not changed:
             return done + new_rest
-        first = next((i for i, (a, b) in enumerate(zip(rest, new_rest)) if a != b),
+        first = next((i for i, (a, b) in enumerate(zip(rest, new_rest, strict=False)) if a != b),
                      min(len(rest), len(new_rest)))
         if rest[first:first + 1] and rest[first][:1] in " \t":
             first = 0  # an indented start could tokenize differently alone: stay exact
