@@ -217,7 +217,8 @@ class WorkflowRunner:
                 kernel_name=self._kernel_name(),
             )
             run, _failure = self._execute("research", "research notebook", pool, nb,
-                                self.run_dir / "research.ipynb", self.run_dir / "work" / "research")
+                                          self.run_dir / "research.ipynb",
+                                          self.run_dir / "work" / "research")
             status = run.status if run is not None else "error"
             outputs = _tagged_outputs(run.notebook, "research") if run is not None else []
             self._manifest["research"] = {"status": status, "notebook": "research.ipynb",
@@ -368,8 +369,8 @@ class WorkflowRunner:
             self._emit("simulation", f"{len(sections)} scenarios in simulation.ipynb")
             nb = build_notebook(cells, kernel_name=self._kernel_name())
             run, _failure = self._execute("simulation", "simulation notebook", pool, nb,
-                                self.run_dir / "simulation.ipynb",
-                                self.run_dir / "work" / "simulation")
+                                          self.run_dir / "simulation.ipynb",
+                                          self.run_dir / "work" / "simulation")
         for number, scenario, data, work in sections:
             status, error = _section_status(run, f"scenario-{number}")
             metric_result = None
