@@ -57,8 +57,9 @@ def bench_demo(repeat: int) -> None:
 
 def bench_cells(repeat: int) -> None:
     from deepthinker_nb.config import DataConfig
-    from deepthinker_nb.kernel import KernelPool
+    from deepthinker_nb.kernel import KernelPool, ScanGate
     from deepthinker_nb.notebook import build_notebook, execute_notebook
+    from deepthinker_nb.scanner.policy import ScanPolicy
     from deepthinker_nb.workflow.councils.codegen import ModelSpec, cells_for
     from deepthinker_nb.workflow.data import load_and_split
     from deepthinker_nb.workflow.datasets import bundled_dataset
@@ -76,16 +77,19 @@ def bench_cells(repeat: int) -> None:
                   "TARGET": split.target, "TASK_TYPE": split.task_type, "RANDOM_SEED": 42}
         setup = "\n".join(f"{k} = {v!r}" for k, v in params.items())
         nb = build_notebook(cells, parameters=params)
+        policy = ScanPolicy(work_dir=tmp, data_dirs=(str(data),))  # as the runner binds it
         paper, session_times = [], []
         with KernelPool(2, "local", preload=PRELOAD, data_dirs=[data]) as pool:
             pool.start(wait=True)
             for i in range(repeat):
                 started = time.perf_counter()
-                run = execute_notebook(nb, Path(tmp) / f"nb{i}.ipynb", pool=pool, timeout=120)
+                run = execute_notebook(nb, Path(tmp) / f"nb{i}.ipynb", pool=pool, timeout=120,
+                                       policy=policy)
                 paper.append(time.perf_counter() - started)
                 assert run.status == "ok", run.summary()
                 started = time.perf_counter()
                 session = pool.acquire()
+                session.async_session.gate = ScanGate(enabled=True, policy=policy)
                 try:
                     for code in (setup, *cells):
                         result = session.execute(code, timeout=120)

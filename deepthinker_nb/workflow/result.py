@@ -46,6 +46,7 @@ class IterationRecord:
     scan: list[dict[str, Any]] = field(default_factory=list)
     """Per executed cell: index, status, verdict, findings."""
     stdout: str = ""
+    diagnostic_cells: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -127,6 +127,7 @@ class WorkflowRunner:
         if not isinstance(objective, str) or not objective.strip():
             raise ConfigError("objective: describe what the model should achieve")
         started = time.perf_counter()
+        _warm_host_imports()
         steps = StepExecutor()
         self._steps = steps
         self._started = started
@@ -314,6 +315,7 @@ class WorkflowRunner:
             index, cells, proposal.model, proposal.rationale, status, error,
             dict(metric_result.metrics) if metric_result else {}, score, metric_score,
             evaluation.feedback, time.perf_counter() - started, path, _scan_records(run), stdout,
+            tuple(i for i in proposal.diagnostic_cells if isinstance(i, int)),
         )
 
     def _evaluate(self, objective: str, plan: Plan | None, proposal: CodeProposal, index: int,
@@ -362,7 +364,8 @@ class WorkflowRunner:
                                   f"{scenario.description}", "markdown"))
             cells.append(CellSpec(parameters_source(self._parameters(work, data_dir)),
                                   tags=(tag, "scenario-parameters")))
-            cells += [CellSpec(c, tags=(tag, "model", "raises-exception")) for c in best.cells]
+            cells += [CellSpec(c, tags=(tag, "model", "raises-exception"))
+                      for i, c in enumerate(best.cells) if i not in best.diagnostic_cells]
             sections.append((number, scenario, data, work))
         run = None
         if sections:
@@ -646,6 +649,21 @@ class WorkflowRunner:
         self._manifest["wall_time"] = round(time.perf_counter() - self._started, 4)
         self._manifest["steps"] = [s.to_dict() for s in self._steps.records]
         result.manifest_path = self._write_manifest()
+
+
+def _warm_host_imports() -> None:
+    """Import scikit-learn (the split and the metrics need it) in the background while the
+    main thread reads and validates the data and the kernels start: about a second saved."""
+    import threading
+
+    def warm() -> None:
+        try:
+            import sklearn.metrics
+            import sklearn.model_selection  # noqa: F401
+        except Exception:
+            pass
+
+    threading.Thread(target=warm, name="deepthinker-imports", daemon=True).start()
 
 
 class _NoPool:

@@ -60,6 +60,9 @@ class CodeProposal:
     rationale: str = ""
     model: str = ""
     """A short label of the approach (``logistic_regression``, ``random_forest`` ...)."""
+    diagnostic_cells: tuple[int, ...] = ()
+    """Indices of cells that only report (cross-validation, plots) and do not feed the
+    predictions; the simulation's re-runs skip them. Optional: () re-runs every cell."""
 
 
 @dataclass

@@ -227,6 +227,10 @@ def predict_cell(spec: ModelSpec) -> str:
     return "\n".join(lines)
 
 
+CV_CELL = 3
+"""Index of the cross-validation cell in :func:`cells_for` (diagnostic only)."""
+
+
 def cells_for(spec: ModelSpec) -> list[str]:
     return [load_cell(spec), preprocess_cell(spec), model_cell(spec), cv_cell(spec),
             predict_cell(spec)]

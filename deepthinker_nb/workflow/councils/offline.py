@@ -22,7 +22,7 @@ from deepthinker_nb.workflow.councils.base import (
     ScenarioResult,
     SimulationReport,
 )
-from deepthinker_nb.workflow.councils.codegen import STAGES, ModelSpec, cells_for
+from deepthinker_nb.workflow.councils.codegen import CV_CELL, STAGES, ModelSpec, cells_for
 from deepthinker_nb.workflow.data import DataProfile
 from deepthinker_nb.workflow.metrics import PRIMARY_METRIC
 
@@ -181,7 +181,8 @@ class OfflineCoder:
 
     def propose(self, request: CodeRequest) -> CodeProposal:
         spec, why = self._decide(request)
-        return CodeProposal(cells=cells_for(spec), rationale=why, model=spec.label)
+        return CodeProposal(cells=cells_for(spec), rationale=why, model=spec.label,
+                            diagnostic_cells=(CV_CELL,))
 
     def _base(self, request: CodeRequest) -> ModelSpec:
         profile = request.profile
