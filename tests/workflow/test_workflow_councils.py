@@ -168,3 +168,10 @@ def test_step_executor_times_retries_and_captures():
         steps.run("coding", "fatal", lambda: 1 / 0, raise_errors=True)
     assert set(steps.phase_timings()) == {"kernel", "coding"}
     assert len(steps.records) == 3
+
+
+def test_offline_coder_marks_the_cross_validation_cell_as_diagnostic(churn):
+    proposal = OfflineCoder().propose(_request(churn))
+    (index,) = proposal.diagnostic_cells
+    assert "cv_score" in proposal.cells[index]
+    assert "PREDICTIONS_PATH" not in proposal.cells[index]
