@@ -26,8 +26,21 @@ class LocalConfig:
     env: tuple[tuple[str, str], ...] = ()
     """Variables set explicitly for the kernel (after scrubbing)."""
     startup_timeout: float = 60.0
+    filesystem_jail: str = "auto"
+    """``auto``: confine reads to Python, system dirs, the working and data dirs, and writes to
+    the working dir, where Linux Landlock is available; ``required``: fail to start without it;
+    ``off``: the kernel sees the file system as your user does."""
+    extra_read_paths: tuple[str, ...] = ()
+    extra_write_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.filesystem_jail not in ("auto", "required", "off"):
+            raise ConfigError(
+                f"LocalConfig.filesystem_jail: {self.filesystem_jail!r} is not one of "
+                "'auto', 'required', 'off'"
+            )
+        object.__setattr__(self, "extra_read_paths", tuple(map(str, self.extra_read_paths)))
+        object.__setattr__(self, "extra_write_paths", tuple(map(str, self.extra_write_paths)))
         if isinstance(self.limits, dict):
             object.__setattr__(self, "limits", ResourceLimits.from_dict(self.limits))
         if not isinstance(self.limits, ResourceLimits):

@@ -18,6 +18,7 @@ LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
 UMASK_ENV = "DEEPTHINKER_UMASK"
 RLIMITS_ENV = "DEEPTHINKER_RLIMITS"
 PARENT_WATCH_ENV = "DEEPTHINKER_PARENT_WATCH"
+FS_JAIL_ENV = "DEEPTHINKER_FS_JAIL"
 DEFAULT_LIMIT = 4 * 1024 * 1024
 MARKER = "\n[deepthinker-nb: {dropped} more characters of {name} dropped by the output limit]\n"
 
@@ -89,6 +90,65 @@ def _apply_rlimits(encoded: str) -> None:
         resource.setrlimit(rlimit, soft_hard)
 
 
+def _landlock_jail(read: list[str], write: list[str]) -> str:
+    """Restrict this process and its children to reading ``read`` and writing ``write`` paths
+    (Linux Landlock, unprivileged, also binding root). Returns "" or why it was not applied."""
+    import ctypes
+    import struct
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    nr_create, nr_add, nr_restrict = 444, 445, 446  # same numbers on x86_64 and aarch64
+    abi = libc.syscall(nr_create, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    if abi < 1:
+        return f"Landlock unavailable ({os.strerror(ctypes.get_errno())})"
+    execute, write_file, read_file, read_dir = 1, 1 << 1, 1 << 2, 1 << 3
+    handled = (1 << 13) - 1  # every right of ABI 1
+    if abi >= 2:
+        handled |= 1 << 13  # REFER
+    if abi >= 3:
+        handled |= 1 << 14  # TRUNCATE
+    file_rights = execute | write_file | read_file | (1 << 14 if abi >= 3 else 0)
+    reading = execute | read_file | read_dir
+    attr = ctypes.create_string_buffer(struct.pack("=Q", handled))
+    ruleset = libc.syscall(nr_create, attr, ctypes.c_size_t(8), ctypes.c_uint32(0))
+    if ruleset < 0:
+        return f"Landlock ruleset refused ({os.strerror(ctypes.get_errno())})"
+    try:
+        for paths, rights in ((read, reading), (write, handled)):
+            for path in paths:
+                try:
+                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue  # a path that does not exist needs no rule
+                try:
+                    allowed = rights if os.path.isdir(path) else rights & file_rights
+                    rule = ctypes.create_string_buffer(struct.pack("=Qi", allowed, fd))
+                    if libc.syscall(nr_add, ruleset, 1, rule, ctypes.c_uint32(0)) != 0:
+                        return f"Landlock rule for {path} refused " \
+                               f"({os.strerror(ctypes.get_errno())})"
+                finally:
+                    os.close(fd)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            return "no_new_privs refused"
+        if libc.syscall(nr_restrict, ruleset, ctypes.c_uint32(0)) != 0:
+            return f"Landlock restrict refused ({os.strerror(ctypes.get_errno())})"
+    finally:
+        os.close(ruleset)
+    return ""
+
+
+def _apply_fs_jail(encoded: str) -> None:
+    import json
+
+    spec = json.loads(encoded)
+    why_not = _landlock_jail(list(spec.get("read", ())), list(spec.get("write", ())))
+    if why_not:
+        if spec.get("required"):
+            sys.stderr.write(f"deepthinker-nb: file-system jail required but {why_not}\n")
+            sys.exit(70)
+        sys.stderr.write(f"deepthinker-nb: running without a file-system jail: {why_not}\n")
+
+
 def _watch_parent(interval: float = 0.5) -> None:
     """When the host process dies, take the whole process group (the kernel and everything it
     started) down with it; ipykernel alone would exit but leave its children running."""
@@ -112,6 +172,8 @@ def main() -> None:
         _apply_rlimits(os.environ[RLIMITS_ENV])
     if os.environ.get(PARENT_WATCH_ENV) == "1":
         _watch_parent()
+    if os.environ.get(FS_JAIL_ENV):
+        _apply_fs_jail(os.environ.pop(FS_JAIL_ENV))
     if UMASK_ENV in os.environ:
         os.umask(int(os.environ[UMASK_ENV], 8))
     try:

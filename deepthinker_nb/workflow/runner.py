@@ -18,6 +18,7 @@ The test labels are never written anywhere: they live in this process's memory (
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from typing import Any
 
 import nbformat
 
-from deepthinker_nb.config import DataConfig, IterationConfig
+from deepthinker_nb.config import DataConfig, IterationConfig, LocalConfig
 from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.workflow.councils import Councils
 from deepthinker_nb.workflow.councils.base import (
@@ -509,8 +510,16 @@ class WorkflowRunner:
             return _NoPool()
         self._emit("kernel", f"starting a {self.backend} kernel pool")
 
+        # Each notebook writes its predictions under run_dir/work/: the local kernels'
+        # file-system jail must let them, and nothing else outside their own working dirs.
+        work = run_dir / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        config = self.kernel_config or LocalConfig()
+        config = dataclasses.replace(
+            config, extra_write_paths=(*config.extra_write_paths, str(work)))
+
         def start() -> Any:
-            pool = KernelPool(self.pool_size, self.backend, self.kernel_config, preload=PRELOAD,
+            pool = KernelPool(self.pool_size, self.backend, config, preload=PRELOAD,
                               data_dirs=[run_dir / "data"], scan=self.scan, policy=self.policy)
             return pool.start()
 

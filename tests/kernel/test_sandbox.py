@@ -161,3 +161,45 @@ def test_temp_dirs_of_a_killed_host_are_removed_by_the_next_start(tmp_path):
     assert orphaned_dirs(tmp_path) == [stale]
     assert remove_orphaned_dirs(tmp_path) == [stale]
     assert not stale.exists() and mine.exists()
+
+
+def _jail_probe(session, outside, data_file):
+    return {
+        "read_outside": session.execute(f"open({str(outside)!r}).read()").status,
+        "write_outside": session.execute(f"open({str(outside) + '.new'!r}, 'w')").status,
+        "read_data": session.execute(f"open({str(data_file)!r}).read()").status,
+        "write_workdir": session.execute("open('result.txt', 'w').write('ok')").status,
+        "libraries": session.execute("import pandas, sklearn, matplotlib; 1").status,
+    }
+
+
+def test_file_system_jail_confines_reads_and_writes(tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("host secret")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.csv").write_text("a,b\n1,2\n")
+    with KernelSession(scan=False, workdir=tmp_path / "work", data_dirs=[data]) as s:
+        probe = _jail_probe(s, outside, data / "train.csv")
+        write_data = s.execute(f"open({str(data / 'x.csv')!r}, 'w')").status
+    assert probe == {"read_outside": "error", "write_outside": "error", "read_data": "ok",
+                     "write_workdir": "ok", "libraries": "ok"}
+    assert write_data == "error", "data dirs are read-only"
+    assert not (tmp_path / "secret.txt.new").exists()
+
+
+def test_file_system_jail_can_be_turned_off(tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("host secret")
+    config = LocalConfig(filesystem_jail="off")
+    with KernelSession(scan=False, config=config, workdir=tmp_path / "work") as s:
+        assert s.execute(f"open({str(outside)!r}).read()").result.text == "'host secret'"
+
+
+def test_required_jail_starts_where_landlock_exists(tmp_path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("host secret")
+    config = LocalConfig(filesystem_jail="required")
+    with KernelSession(scan=False, config=config, workdir=tmp_path / "work") as s:
+        result = s.execute(f"open({str(outside)!r}).read()")
+        assert result.status == "error" and result.error.ename == "PermissionError"

@@ -23,11 +23,13 @@ from traitlets import Dict, Integer, List, Unicode
 from deepthinker_nb.config.limits import ResourceLimits, format_size
 from deepthinker_nb.config.local import DEFAULT_ENV_ALLOWLIST, LocalConfig
 from deepthinker_nb.kernel.local.environment import scrub_environment
+from deepthinker_nb.kernel.local.jail import jail_spec
 from deepthinker_nb.kernel.local.limits import RLIMITS_ENV, encode_limits
 from deepthinker_nb.kernel.local.orphans import remove_orphaned_dirs, temp_prefix
 from deepthinker_nb.kernel.local.processes import TOKEN_ENV, kill_group, kill_token_holders
 
 OUTPUT_LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
+FS_JAIL_ENV = "DEEPTHINKER_FS_JAIL"
 _gc_done_for_pid: int | None = None
 _MEMORY_SIGNS = re.compile(
     r"MemoryError|Cannot allocate memory|bad_alloc|out of memory|Unable to allocate", re.I
@@ -60,7 +62,7 @@ class LocalKernelProvisioner(LocalProvisioner):
             _gc_done_for_pid = os.getpid()
             remove_orphaned_dirs()
         config = kwargs.pop("deepthinker_config", None) or self._config
-        kwargs.pop("deepthinker_data_dirs", None)  # local kernels see the host file system
+        data_dirs = [Path(d) for d in kwargs.pop("deepthinker_data_dirs", None) or ()]
         if config is None:
             config = LocalConfig(limits=ResourceLimits.from_dict(dict(self.limits)),
                                  env_allowlist=tuple(self.env_allowlist))
@@ -86,8 +88,16 @@ class LocalKernelProvisioner(LocalProvisioner):
                 "DEEPTHINKER_PARENT_WATCH": "1",
                 TOKEN_ENV: self._token,
                 "DEEPTHINKER_WORKDIR": str(self._workdir),
+                "TMPDIR": str(self._workdir / ".home" / "tmp"),
             }
         )
+        if config.filesystem_jail != "off":
+            extra[FS_JAIL_ENV] = jail_spec(
+                self._workdir, data_dirs,
+                connection_file=getattr(self.parent, "connection_file", None),
+                extra_read=config.extra_read_paths, extra_write=config.extra_write_paths,
+                required=config.filesystem_jail == "required",
+            )
         host_env = kwargs.get("env") or os.environ
         kwargs["env"] = scrub_environment(
             host_env, config.env_allowlist, workdir=self._workdir, extra=extra
@@ -95,7 +105,7 @@ class LocalKernelProvisioner(LocalProvisioner):
         for key in ("JPY_SESSION_NAME",):
             if key in host_env:
                 kwargs["env"][key] = host_env[key]
-        (self._workdir / ".home").mkdir(exist_ok=True)
+        (self._workdir / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
         return kwargs
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
