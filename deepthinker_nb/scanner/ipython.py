@@ -58,36 +58,7 @@ def transform(code: str) -> str:
         lines = step(lines)
     if len(lines) == 1 and lines[0].startswith(_CELL_MAGIC_CALL) and lines[0].endswith(")\n"):
         return lines[0]
-    try:
-        return "".join(_token_transforms_from_change(manager, lines))
-    except Exception:  # any surprise: IPython's own loop is the reference
-        return "".join(token_transforms(lines))
-
-
-def _token_transforms_from_change(manager, lines: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    """IPython's token-transform loop, without re-reading what can no longer change.
-
-    IPython re-tokenizes the whole cell after every transform (one pass per magic, each over the
-    whole cell). Each pass rewrites the earliest escaped line; the lines before it had no
-    candidate and tokenize the same way whatever follows, so the next pass may start at the
-    rewritten line, which begins a logical line. Same result, a fraction of the work on long
-    cells with several magics.
-    """
-    from IPython.core.inputtransformer2 import TRANSFORM_LOOP_LIMIT
-
-    done: list[str] = []
-    rest = lines
-    for _ in range(TRANSFORM_LOOP_LIMIT):
-        changed, new_rest = manager.do_one_token_transform(rest)
-        if not changed:
-            return done + new_rest
-        first = next((i for i, (a, b) in enumerate(zip(rest, new_rest, strict=False)) if a != b),
-                     min(len(rest), len(new_rest)))
-        if rest[first:first + 1] and rest[first][:1] in " \t":
-            first = 0  # an indented start could tokenize differently alone: stay exact
-        done.extend(new_rest[:first])
-        rest = new_rest[first:]
-    raise RuntimeError("IPython input transformation did not settle")
+    return "".join(token_transforms(lines))
 
 
 _CELL_MAGIC_CALL = "get_ipython().run_cell_magic("
