@@ -70,7 +70,7 @@ def test_required_engine_fails_rather_than_skips(tmp_path):
     """With DEEPTHINKER_REQUIRE_DOCKER=1 and no engine, the docker tests FAIL."""
     test = tmp_path / "test_needs_engine.py"
     test.write_text("def test_it(docker_engine):\n    pass\n")
-    conftest = Path(__file__).with_name("conftest.py")
+    conftest = Path(__file__).parents[1] / "conftest.py"
     (tmp_path / "conftest.py").write_text(conftest.read_text())
     env = dict(os.environ, DOCKER_HOST="unix:///tmp/dtk-no-engine.sock")
     for require, expected in (("1", "1 error"), ("0", "1 skipped")):

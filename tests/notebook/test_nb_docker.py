@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import nbformat
 import pytest
 
@@ -12,25 +10,9 @@ from deepthinker_nb.notebook import build_notebook, execute_notebook
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def docker_ready():
-    from deepthinker_nb.config.docker import DEFAULT_IMAGE
-    from deepthinker_nb.kernel.docker.engine import (
-        DockerUnavailableError,
-        ImageMissingError,
-        get_client,
-        require_image,
-    )
-
-    try:
-        require_image(get_client(timeout=10), DEFAULT_IMAGE)
-    except (DockerUnavailableError, ImageMissingError) as exc:
-        if os.environ.get("DEEPTHINKER_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"DEEPTHINKER_REQUIRE_DOCKER=1 but: {exc}", pytrace=False)
-        pytest.skip(str(exc))
 
 
-def test_execute_notebook_on_docker_kernel(tmp_path, docker_ready):
+def test_execute_notebook_on_docker_kernel(tmp_path, docker_engine):
     nb = build_notebook(["import platform\nprint(platform.system())", "2 + N"],
                         parameters={"N": 1}, kernel_name="deepthinker-docker")
     run = execute_notebook(nb, tmp_path / "out.ipynb", parameters={"N": 40}, backend="docker",
@@ -41,14 +23,14 @@ def test_execute_notebook_on_docker_kernel(tmp_path, docker_ready):
     nbformat.validate(nbformat.read(run.path, as_version=4))
 
 
-def test_blocked_cell_on_docker_kernel(tmp_path, docker_ready):
+def test_blocked_cell_on_docker_kernel(tmp_path, docker_engine):
     run = execute_notebook(build_notebook(["import subprocess\nsubprocess.run(['id'])"],
                                           kernel_name="deepthinker-docker"),
                            tmp_path / "out.ipynb", backend="docker", timeout=60)
     assert run.status == "blocked" and run.error.ename == "SecurityError"
 
 
-def test_papermill_cli_with_docker_kernel(tmp_path, docker_ready):
+def test_papermill_cli_with_docker_kernel(tmp_path, docker_engine):
     import subprocess
     import sys
     from pathlib import Path

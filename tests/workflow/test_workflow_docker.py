@@ -7,7 +7,6 @@ Skips without a Docker engine and the kernel image, unless DEEPTHINKER_REQUIRE_D
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import pytest
@@ -45,25 +44,9 @@ Path(PREDICTIONS_PATH).with_name("spy.json").write_text(
 '''
 
 
-@pytest.fixture(scope="module")
-def docker_ready():
-    from deepthinker_nb.config.docker import DEFAULT_IMAGE
-    from deepthinker_nb.kernel.docker.engine import (
-        DockerUnavailableError,
-        ImageMissingError,
-        get_client,
-        require_image,
-    )
-
-    try:
-        require_image(get_client(timeout=10), DEFAULT_IMAGE)
-    except (DockerUnavailableError, ImageMissingError) as exc:
-        if os.environ.get("DEEPTHINKER_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"DEEPTHINKER_REQUIRE_DOCKER=1 but: {exc}", pytrace=False)
-        pytest.skip(str(exc))
 
 
-def test_docker_run_and_full_disk_search_finds_no_labels(docker_ready, tmp_path, make_runner):
+def test_docker_run_and_full_disk_search_finds_no_labels(docker_engine, tmp_path, make_runner):
     dataset = bundled_dataset("iris")
     source = tmp_path / "source" / "iris.csv"  # the full data, labels included, on the host
     source.parent.mkdir()
