@@ -107,7 +107,7 @@ class CellResult:
         line = f"{self.status} in {self.duration:.3f}s"
         if self.error is not None:
             line += f": {self.error}"
-        if self.death_reason:
+        if self.death_reason and (self.error is None or self.death_reason not in str(self.error)):
             line += f" ({self.death_reason})"
         if self.timeout_action:
             line += f" [{self.timeout_action}]"

@@ -46,6 +46,10 @@ class LocalKernelProvisioner(LocalProvisioner):
     output_limit = Integer(
         4 * 1024 * 1024, help="Characters per stream per cell the kernel may send."
     ).tag(config=True)
+    transport = Unicode(
+        "ipc", help="'ipc': Unix sockets in a private dir (no ports to race for, nothing "
+        "listening on the network); 'tcp': loopback ports, jupyter_client's default."
+    ).tag(config=True)
 
     _workdir: Path | None = None
     _owns_workdir = False
@@ -76,6 +80,13 @@ class LocalKernelProvisioner(LocalProvisioner):
             self._owns_workdir = True
         self._workdir.mkdir(parents=True, exist_ok=True)
         kwargs["cwd"] = str(self._workdir)
+        if self._state_dir is None:
+            self._state_dir = Path(tempfile.mkdtemp(prefix=temp_prefix("state")))
+        km = self.parent
+        if km is not None and self.transport == "ipc" and km.transport != "ipc":
+            km.transport = "ipc"
+            km.ip = str(self._state_dir / "k")
+            km.cache_ports = False
 
         kwargs = await super().pre_launch(**kwargs)
         self._token = uuid.uuid4().hex
@@ -95,7 +106,8 @@ class LocalKernelProvisioner(LocalProvisioner):
             extra[FS_JAIL_ENV] = jail_spec(
                 self._workdir, data_dirs,
                 connection_file=getattr(self.parent, "connection_file", None),
-                extra_read=config.extra_read_paths, extra_write=config.extra_write_paths,
+                extra_read=config.extra_read_paths,
+                extra_write=(*config.extra_write_paths, str(self._state_dir)),
                 required=config.filesystem_jail == "required",
             )
         host_env = kwargs.get("env") or os.environ
@@ -109,8 +121,7 @@ class LocalKernelProvisioner(LocalProvisioner):
         return kwargs
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
-        if self._state_dir is None:
-            self._state_dir = Path(tempfile.mkdtemp(prefix=temp_prefix("state")))
+        assert self._state_dir is not None, "pre_launch creates the state dir"
         self._close_log()
         self._log_file = open(self._state_dir / "kernel.log", "ab")  # noqa: SIM115
         kwargs.setdefault("stdout", self._log_file)
