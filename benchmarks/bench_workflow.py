@@ -56,7 +56,7 @@ def bench_demo(repeat: int) -> None:
 
 
 def bench_cells(repeat: int) -> None:
-    from deepthinker_nb.config import DataConfig
+    from deepthinker_nb.config import DataConfig, LocalConfig
     from deepthinker_nb.kernel import KernelPool, ScanGate
     from deepthinker_nb.notebook import build_notebook, execute_notebook
     from deepthinker_nb.scanner.policy import ScanPolicy
@@ -79,7 +79,8 @@ def bench_cells(repeat: int) -> None:
         nb = build_notebook(cells, parameters=params)
         policy = ScanPolicy(work_dir=tmp, data_dirs=(str(data),))  # as the runner binds it
         paper, session_times = [], []
-        with KernelPool(2, "local", preload=PRELOAD, data_dirs=[data]) as pool:
+        config = LocalConfig(extra_write_paths=(tmp,))  # as the runner lets kernels write work/
+        with KernelPool(2, "local", config, preload=PRELOAD, data_dirs=[data]) as pool:
             pool.start(wait=True)
             for i in range(repeat):
                 started = time.perf_counter()
