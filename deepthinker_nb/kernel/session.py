@@ -265,10 +265,11 @@ class AsyncKernelSession:
         if outcome == "died":
             return await self._died(collector)
 
-        # Timed out: interrupt, give the kernel a grace period to answer, then restart.
+        # Timed out: interrupt, give the kernel a grace period to answer, then restart. A reply
+        # that arrived just before the deadline still counts while we wait for the idle status.
         await self.interrupt()
         grace_deadline = time.monotonic() + self.interrupt_grace
-        outcome, reply = await self._await_reply(msg_id, collector, grace_deadline)
+        outcome, reply = await self._await_reply(msg_id, collector, grace_deadline, reply)
         if outcome == "died":
             return await self._died(collector)
         message = f"cell exceeded its {timeout:g} s timeout"
@@ -288,24 +289,22 @@ class AsyncKernelSession:
         )
 
     async def _await_reply(
-        self, msg_id: str, collector: OutputCollector, deadline: float | None
+        self, msg_id: str, collector: OutputCollector, deadline: float | None,
+        reply: dict | None = None,
     ) -> tuple[str, dict | None]:
         """Collect IOPub output until the reply and the idle status have both arrived.
 
-        Returns ("done", reply), ("timeout", None) or ("died", None).
+        Returns ("done", reply), ("timeout", reply so far) or ("died", None).
         """
         client = self._client
         iopub, shell = client.iopub_channel.socket, client.shell_channel.socket
-        reply: dict | None = getattr(self, "_early_reply", None)
-        self._early_reply = None
         idle = False
         while reply is None or not idle:
             wait = LIVENESS_INTERVAL
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._early_reply = reply
-                    return "timeout", None
+                    return "timeout", reply
                 wait = min(wait, remaining)
             events = dict(await self._poller.poll(int(wait * 1000) + 1))
             if not events:

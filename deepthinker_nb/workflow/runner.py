@@ -31,6 +31,7 @@ import nbformat
 
 from deepthinker_nb.config import DataConfig, IterationConfig, LocalConfig
 from deepthinker_nb.errors import ConfigError
+from deepthinker_nb.kernel.backend import get_backend
 from deepthinker_nb.workflow.councils import Councils
 from deepthinker_nb.workflow.councils.base import (
     Attempt,
@@ -104,10 +105,8 @@ class WorkflowRunner:
         self.data_config = data_config
         self.iteration_config = iteration_config or IterationConfig()
         self.councils = Councils.coerce(councils)
-        self.backend = (backend or data_config.backend)
-        self.backend = {"subprocess": "local"}.get(self.backend, self.backend)
-        if self.backend not in ("local", "docker"):
-            raise ConfigError(f"backend: {backend!r} is not 'local' or 'docker'")
+        # The registry knows the backends (and the "subprocess" alias); no list here.
+        self.backend = get_backend(backend or data_config.backend).name
         self.docker_config = docker_config or data_config.docker_config
         self.kernel_config = kernel_config if kernel_config is not None else (
             self.docker_config if self.backend == "docker" else None)
