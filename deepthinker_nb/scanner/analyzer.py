@@ -91,9 +91,19 @@ _RESOLVING_CALLS = frozenset({
     "builtins.__import__", "importlib.import_module", "importlib.__import__", "builtins.vars",
     "builtins.globals", "builtins.locals", "functools.partial", "functools.partialmethod",
 })
+# Method names _check_method looks at; other method calls skip it.
+_CHECKED_METHODS = IO_METHODS | {"query", "eval", "extractall", "extract", "unlink", "rmdir",
+                                 "rmtree", "symlink_to", "hardlink_to", "link_to", "home",
+                                 "expanduser", "join", "setDaemon"}
 _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
 
 
+_CHAIN_LINKS = frozenset({ast.Attribute, ast.Name})
+# Values that ``name = value`` can make an alias of (``run = os.system``).
+_ALIAS_VALUES = frozenset({ast.Name, ast.Attribute, ast.Subscript, ast.Call})
+_OPEN_CALLS = frozenset({"builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open"})
+_FOLDABLE_VALUES = frozenset({ast.JoinedStr, ast.BinOp, ast.Call, ast.List, ast.Tuple,
+                              ast.Subscript, ast.ListComp, ast.GeneratorExp})
 _FOLDABLE_ROOTS = frozenset({"builtins", "base64", "binascii", "codecs", "zlib", "bz2", "lzma",
                              "gzip", "functools", "operator"})
 def _leaf(self: Analyzer, node: ast.AST) -> None:
@@ -105,6 +115,13 @@ _DISPATCH: dict[type, Callable[..., None]] = {
     ast.Constant: _leaf, ast.Load: _leaf, ast.Store: _leaf, ast.Del: _leaf, ast.Pass: _leaf,
     ast.Break: _leaf, ast.Continue: _leaf, ast.Global: _leaf, ast.Nonlocal: _leaf,
 }
+
+# Fields that never hold a child worth visiting (names, flags, expression contexts).
+_SCALAR_FIELDS = frozenset({"ctx", "id", "attr", "arg", "name", "asname", "module", "level",
+                            "is_async", "conversion", "kind", "type_comment", "tag", "rest",
+                            "kwd_attrs"})
+# Node class -> the fields generic_visit walks (filled on first sight of a class).
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
 _MODULE_DICT = Danger("interpreter-tampering", H, "exposes every function of a sensitive module "
                       "as a dictionary")
@@ -138,9 +155,9 @@ class Analyzer(ast.NodeVisitor):
                  line_base: int = 0, state: CellState | None = None) -> None:
         self.policy = policy
         self.payloads = payloads
-        self.table = state.table.copy() if state else SymbolTable(policy.trusted_names)
+        self.table = state.table.copy() if state else SymbolTable(policy.trusted_set)
         self.resolver = Resolver(self.table)
-        self.fold_str = self.resolver.fold_str
+        self.fold_str = self.resolver.folder.fold_str
         self.fold = self.resolver.folder.fold
         self.resolve = self.resolver.resolve
         self._cache = danger_cache
@@ -167,7 +184,10 @@ class Analyzer(ast.NodeVisitor):
         return CellState(self.table.copy(), set(self.written))
 
     def run(self, tree: ast.AST) -> list[Finding]:
-        self.visit(tree)
+        try:
+            self.visit(tree)
+        finally:
+            self.resolver.close()
         if self.threads and not self.joined:
             self.report(self.threads[0], "detached-thread", H,
                         "a thread is started but never joined in this cell; it would keep "
@@ -246,14 +266,18 @@ class Analyzer(ast.NodeVisitor):
         self._depth = depth - 1
 
     def generic_visit(self, node: ast.AST) -> None:
-        """Like ast.NodeVisitor.generic_visit, without the per-field generator overhead."""
-        for field in node._fields:
+        """Like ast.NodeVisitor.generic_visit, over the fields that can hold child nodes."""
+        cls = node.__class__
+        fields = _CHILD_FIELDS.get(cls)
+        if fields is None:
+            fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _SCALAR_FIELDS)
+        for field in fields:
             value = getattr(node, field, None)
             if value.__class__ is list:
                 for item in value:
                     if isinstance(item, ast.AST):
                         self.visit(item)
-            elif isinstance(value, ast.AST) and field != "ctx":
+            elif isinstance(value, ast.AST):
                 self.visit(value)
 
     def _visit_list(self, nodes: list) -> None:
@@ -327,7 +351,7 @@ class Analyzer(ast.NodeVisitor):
 
     def check_ref(self, node: ast.AST, quals: set[str] | frozenset[str]) -> None:
         """Flag a dangerous callable or object referenced outside a call."""
-        if quals <= self._safe:
+        if not quals or quals <= self._safe:
             return
         for q in quals:
             danger, canon, via = self.danger(q)
@@ -376,12 +400,12 @@ class Analyzer(ast.NodeVisitor):
         if attr in TAMPER_ATTRS and attr not in TAMPER_READ_OK:
             self.report(node, "interpreter-tampering", H, f"accesses {attr}, a way out of the "
                         "object model used by sandbox escapes")
-        if isinstance(node.ctx, ast.Load):
+        if node.ctx.__class__ is ast.Load:
             if id(node) not in self._handled:
                 self.check_ref(node, self.resolve(node))
         else:
             self._check_store_target(node)
-        if isinstance(node.value, (ast.Attribute, ast.Name)):
+        if node.value.__class__ in _CHAIN_LINKS:
             # The whole chain was judged above; its prefixes are module paths, not uses.
             self._handled.add(id(node.value))
         self.visit(node.value)
@@ -409,7 +433,7 @@ class Analyzer(ast.NodeVisitor):
         if key is not None and (key in ("__builtins__", "__import__") or (
                 key in TAMPER_ATTRS and key not in TAMPER_READ_OK)):
             self.report(node, "interpreter-tampering", H, f"looks up {key!r} by name")
-        if isinstance(node.ctx, ast.Load):
+        if node.ctx.__class__ is ast.Load:
             if key is not None and id(node) not in self._handled:
                 self.check_ref(node, self.resolve(node))
         else:
@@ -519,15 +543,17 @@ class Analyzer(ast.NodeVisitor):
 
     def visit_Assign(self, node: ast.Assign) -> None:
         value = node.value
+        targets = node.targets
         # Only a plain ``name = value`` outside a class body is an alias the table can follow;
         # ``self.m = os``, ``A.m = os`` or ``m = os`` in a class body are not.
-        if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)) and (
-                not self._class_body and all(isinstance(t, ast.Name) for t in node.targets)):
+        if value.__class__ in _ALIAS_VALUES and not self._class_body and (
+                targets[0].__class__ is ast.Name if len(targets) == 1
+                else all(t.__class__ is ast.Name for t in targets)):
             self._alias_pos.add(id(value))
         self.visit(value)
         quals = self.resolve(value)
         const = self._fold_const(value)
-        for target in node.targets:
+        for target in targets:
             self._bind_target(target, value, quals, const)
             self.visit(target)
 
@@ -540,13 +566,11 @@ class Analyzer(ast.NodeVisitor):
             return None
         if cls is ast.Name:
             return self.table.lookup_const(value.id)  # type: ignore[attr-defined]
-        if isinstance(value, ast.Call):
-            quals = self.resolve(value.func)
-            if quals and not any(q.split(".", 1)[0] in _FOLDABLE_ROOTS for q in quals):
+        if cls is ast.Call:
+            quals = self.resolve(value.func)  # type: ignore[attr-defined]
+            if quals and not any(q.partition(".")[0] in _FOLDABLE_ROOTS for q in quals):
                 return None  # pd.read_csv(...), model.fit(...): not a constant
-        if isinstance(value, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call, ast.List,
-                              ast.Tuple, ast.Subscript, ast.ListComp, ast.GeneratorExp,
-                              ast.Name)):
+        if cls in _FOLDABLE_VALUES:
             folded = self.fold(value)
             if folded is not None and isinstance(folded.value, (str, bytes, list, int)):
                 return folded
@@ -577,9 +601,9 @@ class Analyzer(ast.NodeVisitor):
 
     def _bind_target(self, target: ast.AST, value: ast.AST | None, quals: set[str],
                      const: Folded | None) -> None:
-        if isinstance(target, ast.Name):
-            self.table.bind(target.id, quals, const)
-            self._track_file_var(target.id, value)
+        if target.__class__ is ast.Name:
+            self.table.bind(target.id, quals, const)  # type: ignore[attr-defined]
+            self._track_file_var(target.id, value)  # type: ignore[attr-defined]
         elif isinstance(target, (ast.Tuple, ast.List)):
             elts = getattr(value, "elts", None)
             if isinstance(value, (ast.Tuple, ast.List)) and elts is not None and len(
@@ -593,11 +617,16 @@ class Analyzer(ast.NodeVisitor):
             self._bind_target(target.value, None, set(), None)
 
     def _track_file_var(self, name: str, value: ast.AST | None) -> None:
-        self.file_vars.pop(name, None)
-        self.path_vars.pop(name, None)
-        if isinstance(value, ast.Call):
-            quals = self.resolve(value.func)
-            if quals & {"builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open"}:
+        if self.file_vars:
+            self.file_vars.pop(name, None)
+        if self.path_vars:
+            self.path_vars.pop(name, None)
+        cls = value.__class__
+        if cls is ast.Call:
+            quals = self.resolve(value.func)  # type: ignore[union-attr]
+            if not quals:
+                return  # model.fit(...) and other methods of local variables
+            if not quals.isdisjoint(_OPEN_CALLS):
                 path = self.fold_str(value.args[0]) if value.args else None
                 mode = self.fold_str(value.args[1]) if len(value.args) > 1 else None
                 for kw in value.keywords:
@@ -608,7 +637,7 @@ class Analyzer(ast.NodeVisitor):
                     isinstance(value.func, ast.Attribute) and value.func.attr == "join"
                     and quals and all(q.startswith("os.path") for q in quals)):
                 self.path_vars[name] = value
-        elif isinstance(value, (ast.BinOp, ast.JoinedStr)) and self._derives_from_param(value):
+        elif (cls is ast.BinOp or cls is ast.JoinedStr) and self._derives_from_param(value):
             self.path_vars[name] = value
 
     def visit_For(self, node: ast.For) -> None:
@@ -734,18 +763,18 @@ class Analyzer(ast.NodeVisitor):
                 getattr(self, "_check_" + danger.check)(node, canon, danger)
             else:
                 self.report(node, danger.rule, danger.severity, f"{canon} {danger.what}")
-        if quals & _ATTR_CALLS:
+        if quals and not quals.isdisjoint(_ATTR_CALLS):
             self._check_getattr(node, quals)
             if node.args:
                 self._handled.add(id(node.args[0]))  # judged by _check_getattr
-        if isinstance(func, ast.Attribute):
+        if func.__class__ is ast.Attribute and func.attr in _CHECKED_METHODS:
             self._check_method(node, func, quals, checked_path)
         for kw in node.keywords:
             if kw.arg == "download" and not (isinstance(kw.value, ast.Constant)
                                              and not kw.value.value):
                 self.report(node, "network", H, "download=... fetches data from the network")
-        if id(node) not in self._handled and (quals & _RESOLVING_CALLS
-                                              or isinstance(func, ast.Call)):
+        if (func.__class__ is ast.Call or not quals.isdisjoint(_RESOLVING_CALLS)) and (
+                id(node) not in self._handled):
             own = {q for q in self.resolve(node) if not q.endswith("()")}
             if own:
                 self.check_ref(node, own)
@@ -755,6 +784,7 @@ class Analyzer(ast.NodeVisitor):
 
     def _check_method(self, node: ast.Call, func: ast.Attribute, quals: set[str],
                       checked_path: bool) -> None:
+        # Only called for names in _CHECKED_METHODS: a new branch here needs its name there.
         name = func.attr
         if name in IO_METHODS and not checked_path:
             self._check_paths(node, name)

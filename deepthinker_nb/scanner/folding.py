@@ -118,6 +118,10 @@ def _decode_text(data: Any, encoding: str = "utf-8") -> str:
         raise _Fail
 
 
+def _closed(_: object) -> Any:
+    raise RuntimeError("the resolver of this Folder was closed")
+
+
 class Folder:
     """Folds an expression to a constant using the resolver's view of names.
 
@@ -132,6 +136,10 @@ class Folder:
     ) -> None:
         self._qualify = qualify
         self._lookup = lookup
+
+    def close(self) -> None:
+        """Drop the callbacks (they are bound methods of the resolver that owns this folder)."""
+        self._qualify = self._lookup = _closed
 
     def fold(self, node: ast.AST | None) -> Folded | None:
         if node is None:
@@ -286,6 +294,10 @@ class Folder:
         if isinstance(func, ast.Attribute):
             name = func.attr
             quals = self._qualify(func)
+            if not quals and name not in _FOLDABLE_METHODS:
+                # df.mean(), model.fit(X): neither a string method nor a known function; the
+                # branches below could only fail (and fold the receiver chain to find out).
+                raise _Fail
             if not quals or not any(q.split(".")[0] in _DECODER_MODULES for q in quals):
                 try:
                     receiver = self._fold(func.value, env, depth)
@@ -404,3 +416,5 @@ class Folder:
 
 
 _DECODER_MODULES = {"base64", "binascii", "zlib", "gzip", "bz2", "lzma", "codecs"}
+# Every method name Folder._method can fold.
+_FOLDABLE_METHODS = frozenset({"join", "decode", "encode", "format", *_STR_METHODS})

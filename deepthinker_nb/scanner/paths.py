@@ -31,7 +31,7 @@ def classify(path: str, policy: ScanPolicy) -> PathProblem | None:
     text = path.strip()
     if not text:
         return None
-    match = _URL.match(text)
+    match = _URL.match(text) if "://" in text else None
     if match:
         scheme, host = match.group(1).lower(), match.group(2)
         if scheme == "file":
@@ -52,6 +52,8 @@ def classify(path: str, policy: ScanPolicy) -> PathProblem | None:
         if policy.path_allowed(norm):
             return None
         return PathProblem("escape", f"absolute path {text[:80]!r}")
+    if ".." not in unix:
+        return None  # a relative path that cannot climb out ("data/train.csv")
     norm = posixpath.normpath(unix)
     if norm == ".." or norm.startswith("../"):
         return PathProblem("escape", f"path {text[:80]!r} leaves the working directory")

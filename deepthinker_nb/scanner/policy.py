@@ -112,6 +112,11 @@ class ScanPolicy:
         """Normalised absolute directories that file access may reach."""
         return self._frozen_sets["roots"]
 
+    @property
+    def trusted_set(self) -> frozenset[str]:
+        """``trusted_names`` as a set, built once per policy."""
+        return self._frozen_sets["trusted"]
+
     def path_allowed(self, normalised: str) -> bool:
         """True when an absolute, normalised path lies under an allowed root."""
         for root in self.allowed_roots:

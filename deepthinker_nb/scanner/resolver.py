@@ -41,10 +41,37 @@ PARAM_PREFIX = "<param:"
 GLOBALS = "<globals>"
 
 _EMPTY: frozenset[str] = frozenset()
+# Callees whose result _resolve_call can name (any other call ``f(...)`` resolves to "f()").
+_SPECIAL_CALLS = frozenset({
+    "builtins.getattr", "builtins.object.__getattribute__", "builtins.type.__getattribute__",
+    "builtins.__import__", "importlib.import_module", "importlib.__import__", "builtins.vars",
+    "builtins.globals", "builtins.locals", "functools.partial", "functools.partialmethod",
+    "builtins.type",
+})
 
 
 def param_qual(name: str) -> str:
     return f"{PARAM_PREFIX}{name}>"
+
+
+# What an unbound name denotes, by precedence: implicit modules < builtins < kernel names.
+_STATIC_DEFAULTS: dict[str, frozenset[str]] = {
+    **{name: frozenset({qual}) for name, qual in IMPLICIT_MODULES.items()},
+    **{name: frozenset({"builtins." + name}) for name in BUILTIN_NAMES},
+    **{name: frozenset({qual}) for name, qual in _KERNEL_NAMES.items()},
+}
+_DEFAULTS_BY_TRUSTED: dict[frozenset[str], dict[str, frozenset[str]]] = {}
+
+
+def _defaults_for(trusted: frozenset[str]) -> dict[str, frozenset[str]]:
+    """The unbound-name table for a policy's trusted names (which take precedence), built
+    once per set of trusted names instead of once per cell."""
+    found = _DEFAULTS_BY_TRUSTED.get(trusted)
+    if found is None:
+        found = {**_STATIC_DEFAULTS, **{n: frozenset({param_qual(n)}) for n in trusted}}
+        if len(_DEFAULTS_BY_TRUSTED) < 64:
+            _DEFAULTS_BY_TRUSTED[trusted] = found
+    return found
 
 
 class SymbolTable:
@@ -55,6 +82,7 @@ class SymbolTable:
         self.consts: dict[str, Folded] = {}
         self.star_modules: list[str] = []
         self.trusted = frozenset(trusted_names)
+        self._defaults = _defaults_for(self.trusted)
         self.conditional = 0  # > 0 inside branches, loops, try, function bodies
 
     def copy(self) -> SymbolTable:
@@ -69,17 +97,9 @@ class SymbolTable:
         found = self.quals.get(name)
         if found is not None:
             return found
-        return self.default_quals(name)
-
-    def default_quals(self, name: str) -> frozenset[str]:
-        if name in self.trusted:
-            return frozenset({param_qual(name)})
-        if name in _KERNEL_NAMES:
-            return frozenset({_KERNEL_NAMES[name]})
-        if name in BUILTIN_NAMES:
-            return frozenset({"builtins." + name})
-        if name in IMPLICIT_MODULES:
-            return frozenset({IMPLICIT_MODULES[name]})
+        found = self._defaults.get(name)
+        if found is not None:
+            return found
         if self.star_modules:
             return frozenset(f"{m}.{name}" for m in self.star_modules)
         return _EMPTY
@@ -116,6 +136,12 @@ class Resolver:
     def fold_str(self, node: ast.AST | None) -> str | None:
         return self.folder.fold_str(node)
 
+    def close(self) -> None:
+        """Break the resolver <-> folder reference cycle and drop the memo, so that the
+        cell's tree is freed right away instead of by the cyclic garbage collector."""
+        self._memo.clear()
+        self.folder.close()
+
     def resolve(self, node: ast.AST) -> set[str]:
         """Possible qualified names of ``node`` (empty when unknown). Never raises.
 
@@ -131,25 +157,35 @@ class Resolver:
         try:
             result = frozenset(self._resolve(node, 0))
         except RecursionError:
-            result = frozenset()
+            result = _EMPTY
         self._memo[key] = (node, result)
         return result  # type: ignore[return-value]
 
-    def _resolve(self, node: ast.AST, depth: int) -> set[str]:
+    def _resolve(self, node: ast.AST, depth: int) -> set[str] | frozenset[str]:
+        # The result may be the table's own frozenset: callers must not mutate it.
         if depth > 40:
-            return set()
+            return _EMPTY
         depth += 1
-        if isinstance(node, ast.Name):
-            return set(self.table.lookup_quals(node.id))
-        if isinstance(node, ast.Attribute):
-            return {f"{q}.{node.attr}" for q in self._resolve(node.value, depth)
-                    if not q.startswith(PARAM_PREFIX)}
-        if isinstance(node, ast.Subscript):
-            key = self.fold_str(node.slice)
+        cls = node.__class__
+        if cls is ast.Name:
+            return self.table.lookup_quals(node.id)  # type: ignore[attr-defined]
+        if cls is ast.Attribute:
+            base = self._resolve(node.value, depth)  # type: ignore[attr-defined]
+            if not base:
+                return _EMPTY  # df.groupby(...).mean: a local variable, the common case
+            attr = node.attr  # type: ignore[attr-defined]
+            return {f"{q}.{attr}" for q in base if not q.startswith(PARAM_PREFIX)}
+        if cls is ast.Call:
+            return self._resolve_call(node, depth)  # type: ignore[arg-type]
+        if cls is ast.Subscript:
+            bases = self._resolve(node.value, depth)  # type: ignore[attr-defined]
+            if not bases:
+                return _EMPTY  # df["col"]: nothing to look up
+            key = self.fold_str(node.slice)  # type: ignore[attr-defined]
             if key is None:
-                return set()
+                return _EMPTY
             out = set()
-            for q in self._resolve(node.value, depth):
+            for q in bases:
                 if q == GLOBALS:
                     out |= self.table.lookup_quals(key)
                 elif q == "builtins" or q == "sys.modules":
@@ -159,27 +195,29 @@ class Resolver:
                 elif q == "IPython.get_ipython().user_ns":
                     out |= self.table.lookup_quals(key)
             return out
-        if isinstance(node, ast.Call):
-            return self._resolve_call(node, depth)
-        if isinstance(node, ast.NamedExpr):
+        if cls is ast.NamedExpr:
             return self._resolve(node.value, depth)
-        if isinstance(node, ast.IfExp):
+        if cls is ast.IfExp:
             return self._resolve(node.body, depth) | self._resolve(node.orelse, depth)
-        if isinstance(node, ast.BoolOp):
-            out: set[str] = set()
+        if cls is ast.BoolOp:
+            out = set()
             for value in node.values:
                 out |= self._resolve(value, depth)
             return out
-        if isinstance(node, ast.Starred):
+        if cls is ast.Starred:
             return self._resolve(node.value, depth)
-        return set()
+        return _EMPTY
 
-    def _resolve_call(self, node: ast.Call, depth: int) -> set[str]:
+    def _resolve_call(self, node: ast.Call, depth: int) -> set[str] | frozenset[str]:
         funcs = self._resolve(node.func, depth)
         args = node.args
+        if not funcs and node.func.__class__ is not ast.Call:
+            return _EMPTY  # model.fit(X, y): a method of a local variable
         out: set[str] = set()
         for f in funcs:
-            if f in ("builtins.getattr", "builtins.object.__getattribute__",
+            if f not in _SPECIAL_CALLS:
+                out.add(f + "()")
+            elif f in ("builtins.getattr", "builtins.object.__getattribute__",
                      "builtins.type.__getattribute__") and len(args) >= 2:
                 name = self.fold_str(args[1])
                 if name is not None:
