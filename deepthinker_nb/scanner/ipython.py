@@ -44,13 +44,17 @@ def transform(code: str) -> str:
 
     Same result as ``TransformerManager.transform_cell``, run step by step: when the line
     transforms turn the cell into a single ``run_cell_magic(...)`` call, the token transforms
-    (which re-tokenize the whole, possibly long, line) cannot change it and are skipped.
+    (which re-tokenize the whole, possibly long, line) cannot change it and are skipped. The
+    token-transform loop is IPython's, except that a round which provably finds nothing
+    (``_tokens_idle``) is not run: that is usually the last one, which re-tokenizes the
+    rewritten cell only to find that nothing is left to rewrite.
     """
     manager = _manager()
     try:
         steps = manager.cleanup_transforms + manager.line_transforms
-        token_transforms = manager.do_token_transforms
-    except AttributeError:  # pragma: no cover - a future IPython without these hooks
+        one_token_transform = manager.do_one_token_transform
+        from IPython.core.inputtransformer2 import TRANSFORM_LOOP_LIMIT
+    except (AttributeError, ImportError):  # pragma: no cover - a future IPython
         return manager.transform_cell(code)
     cell = code if code.endswith("\n") else code + "\n"
     lines = cell.splitlines(keepends=True)
@@ -58,7 +62,36 @@ def transform(code: str) -> str:
         lines = step(lines)
     if len(lines) == 1 and lines[0].startswith(_CELL_MAGIC_CALL) and lines[0].endswith(")\n"):
         return lines[0]
-    return "".join(token_transforms(lines))
+    for _ in range(TRANSFORM_LOOP_LIMIT):
+        if _tokens_idle(lines):
+            return "".join(lines)
+        changed, lines = one_token_transform(lines)
+        if not changed:
+            return "".join(lines)
+    raise RuntimeError("Input transformation still changing after "
+                       f"{TRANSFORM_LOOP_LIMIT} iterations. Aborting.")
+
+
+# A line (physical, or after a newline inside one) that starts with an IPython escape.
+_ESCAPE_AT_LINE_START = re.compile(r"^[ \t\f]*[!?%,;/]", re.MULTILINE)
+
+
+def _tokens_idle(lines: list[str]) -> bool:
+    """True when IPython's token transformers provably find nothing in ``lines``.
+
+    Each transformer needs a one-character token that is in the text: ``?`` (help),
+    ``%`` or ``!`` after a top-level ``=`` (magic and system assignments), or an escape
+    (``! ? % , ; /``) as the first token of a logical line, which begins a line of
+    ``lines`` or follows a newline. Tokenizing can also raise IndentationError, which
+    needs an indented line; cells with one are left to IPython.
+    """
+    text = "".join(lines)
+    if "?" in text or ("=" in text and ("%" in text or "!" in text)):
+        return False
+    for line in lines:
+        if line[:1] in (" ", "\t", "\f") or _ESCAPE_AT_LINE_START.search(line):
+            return False
+    return True
 
 
 _CELL_MAGIC_CALL = "get_ipython().run_cell_magic("
