@@ -123,6 +123,16 @@ _SCALAR_FIELDS = frozenset({"ctx", "id", "attr", "arg", "name", "asname", "modul
 # Node class -> the fields generic_visit walks (filled on first sight of a class).
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that can hold child nodes."""
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _SCALAR_FIELDS)
+    return fields
+
+
 _MODULE_DICT = Danger("interpreter-tampering", H, "exposes every function of a sensitive module "
                       "as a dictionary")
 
@@ -267,11 +277,7 @@ class Analyzer(ast.NodeVisitor):
 
     def generic_visit(self, node: ast.AST) -> None:
         """Like ast.NodeVisitor.generic_visit, over the fields that can hold child nodes."""
-        cls = node.__class__
-        fields = _CHILD_FIELDS.get(cls)
-        if fields is None:
-            fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _SCALAR_FIELDS)
-        for field in fields:
+        for field in _CHILD_FIELDS.get(node.__class__) or _child_fields(node.__class__):
             value = getattr(node, field, None)
             if value.__class__ is list:
                 for item in value:
@@ -994,11 +1000,21 @@ class Analyzer(ast.NodeVisitor):
 
     def _derives_from_param(self, node: ast.AST, data_only: bool = False) -> bool:
         names = _DATA_PARAMS if data_only else self.table.trusted
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Name):
-                for q in self.table.lookup_quals(sub.id):
+        stack = [node]  # a depth-first ast.walk: only the Name nodes matter, not their order
+        while stack:
+            sub = stack.pop()
+            cls = sub.__class__
+            if cls is ast.Name:
+                for q in self.table.lookup_quals(sub.id):  # type: ignore[attr-defined]
                     if q.startswith(PARAM_PREFIX) and q[len(PARAM_PREFIX):-1] in names:
                         return True
+                continue
+            for field in _child_fields(cls):
+                value = getattr(sub, field, None)
+                if value.__class__ is list:
+                    stack += [v for v in value if isinstance(v, ast.AST)]
+                elif isinstance(value, ast.AST):
+                    stack.append(value)
         return False
 
     def _check_delete(self, node: ast.Call, canon: str, danger: Danger) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+_CONSTANTS = (str, bytes, int, float)  # foldable literals (and None)
 MAX_VALUE = 1 << 20  # chars / bytes / items a folded value may hold
 _MAX_INT = 1 << 64
 
@@ -142,6 +143,12 @@ class Folder:
         self._qualify = self._lookup = _closed
 
     def fold(self, node: ast.AST | None) -> Folded | None:
+        cls = node.__class__
+        if cls is ast.Constant:  # the common cases first, without the interpreter's set-up
+            value = node.value  # type: ignore[union-attr]
+            return Folded(value) if isinstance(value, _CONSTANTS) or value is None else None
+        if cls is ast.Name:
+            return self._lookup(node.id)  # type: ignore[union-attr]
         if node is None:
             return None
         self._encoded = False
@@ -155,6 +162,8 @@ class Folder:
 
     def fold_str(self, node: ast.AST | None) -> str | None:
         """Fold to text (bytes are decoded), or None."""
+        if node.__class__ is ast.Constant and node.value.__class__ is str:  # type: ignore
+            return node.value  # type: ignore[union-attr]
         folded = self.fold(node)
         if folded is None:
             return None
@@ -170,7 +179,7 @@ class Folder:
             raise _Fail
         depth += 1
         if isinstance(node, ast.Constant):
-            if isinstance(node.value, (str, bytes, int, float)) or node.value is None:
+            if isinstance(node.value, _CONSTANTS) or node.value is None:
                 return node.value
             raise _Fail
         if isinstance(node, ast.Name):
