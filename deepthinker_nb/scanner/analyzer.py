@@ -149,22 +149,20 @@ class TooDeep(Exception):
     """The AST is nested deeper than the policy allows; the scanner fails closed."""
 
 
-@dataclass
-class _PayloadScan:
-    """How the analyzer asks the scanner to scan an embedded payload (decoded or magic body)."""
-
-    scan: Callable[[str, int, bool], list[Finding]]
-    depth: int
+# How the analyzer asks the scanner to scan an embedded payload (decoded or magic body):
+# scan(text, payload depth, ipython) -> findings.
+PayloadScan = Callable[[str, int, bool], list[Finding]]
 
 
 class Analyzer(ast.NodeVisitor):
     """Applies the rules to one parsed cell; ``run(tree)`` returns the findings."""
 
-    def __init__(self, policy: ScanPolicy, payloads: _PayloadScan,
+    def __init__(self, policy: ScanPolicy, scan_payload: PayloadScan, payload_depth: int,
                  danger_cache: dict[str, tuple[Danger | None, str, str | None]],
                  line_base: int = 0, state: CellState | None = None) -> None:
         self.policy = policy
-        self.payloads = payloads
+        self.scan_payload = scan_payload
+        self.payload_depth = payload_depth
         self.table = state.table.copy() if state else SymbolTable(policy.trusted_set)
         self.resolver = Resolver(self.table)
         self.fold_str = self.resolver.folder.fold_str
@@ -240,12 +238,12 @@ class Analyzer(ast.NodeVisitor):
     def _payload(self, node: ast.AST, text: str, what: str, ipython: bool,
                  body_line_base: int | None = None) -> int:
         """Scan an embedded payload; its findings are reported at ``node`` (or body lines)."""
-        if self.payloads.depth + 1 > self.policy.max_payload_depth:
+        if self.payload_depth + 1 > self.policy.max_payload_depth:
             self.report(node, "encoded-payload", C,
                         f"{what} nests payloads deeper than {self.policy.max_payload_depth} "
                         "levels")
             return 1
-        inner = self.payloads.scan(text, self.payloads.depth + 1, ipython)
+        inner = self.scan_payload(text, self.payload_depth + 1, ipython)
         line = getattr(node, "lineno", 1)
         for f in inner:
             if body_line_base is not None:
@@ -785,8 +783,10 @@ class Analyzer(ast.NodeVisitor):
             if own:
                 self.check_ref(node, own)
         self.visit(func)
-        self._visit_list(node.args)
-        self._visit_list(node.keywords)
+        for arg in node.args:
+            self.visit(arg)
+        for kw in node.keywords:
+            self.visit(kw)
 
     def _check_method(self, node: ast.Call, func: ast.Attribute, quals: set[str],
                       checked_path: bool) -> None:

@@ -15,16 +15,14 @@ import codecs
 import lzma
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 _CONSTANTS = (str, bytes, int, float)  # foldable literals (and None)
 MAX_VALUE = 1 << 20  # chars / bytes / items a folded value may hold
 _MAX_INT = 1 << 64
 
 
-@dataclass(frozen=True)
-class Folded:
+class Folded(NamedTuple):
     """A folded constant; ``encoded`` is True when a decoder took part in producing it."""
 
     value: Any

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ipython as ipy
-from .analyzer import Analyzer, CellState, TooDeep, _PayloadScan
+from .analyzer import Analyzer, CellState, TooDeep
 from .findings import Finding, ScanReport, SecurityError
 from .policy import ScanPolicy
 from .severity import Severity
@@ -130,8 +130,7 @@ class SecurityScanner:
         if transformed and py.startswith(_CELL_MAGIC_START):
             stripped = code.lstrip("\n\r \t")
             line_base = code[: len(code) - len(stripped)].count("\n") + 1
-        analyzer = Analyzer(self.policy, _PayloadScan(self._scan_source, depth),
-                            self._danger_cache, line_base,
+        analyzer = Analyzer(self.policy, self._scan_source, depth, self._danger_cache, line_base,
                             session.state if session is not None else None)
         analyzer.collect_ids = not code.isascii()
         try:
