@@ -284,6 +284,16 @@ class Analyzer(ast.NodeVisitor):
             elif isinstance(value, ast.AST):
                 self.visit(value)
 
+    # Module and Expr are the most common nodes without checks of their own: no field loop.
+    def visit_Module(self, node: ast.Module) -> None:
+        for stmt in node.body:
+            self.visit(stmt)
+        for ignore in node.type_ignores:
+            self.visit(ignore)
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        self.visit(node.value)
+
     def _visit_list(self, nodes: list) -> None:
         for n in nodes:
             if isinstance(n, ast.AST):
@@ -754,8 +764,9 @@ class Analyzer(ast.NodeVisitor):
         quals = self.resolve(func)
         self._handled.add(id(func))
         checked_path = False
+        cache = self._cache
         for q in quals:
-            danger, canon, via = self.danger(q)
+            danger, canon, via = cache.get(q) or self.danger(q)
             if via:
                 self.report(node, "interpreter-tampering", H,
                             f"reaches {canon.split('.')[0]} through library internals ({via})")
