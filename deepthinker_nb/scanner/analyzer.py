@@ -154,8 +154,17 @@ class TooDeep(Exception):
 PayloadScan = Callable[[str, int, bool], list[Finding]]
 
 
-class Analyzer(ast.NodeVisitor):
-    """Applies the rules to one parsed cell; ``run(tree)`` returns the findings."""
+class Analyzer:
+    """Applies the rules to one parsed cell; ``run(tree)`` returns the findings.
+
+    A visitor like ast.NodeVisitor (``visit``/``generic_visit``/``visit_<Class>``), with slots:
+    one is built per cell, so construction and attribute access are on the hot path.
+    """
+
+    __slots__ = ("_alias_pos", "_cache", "_class_body", "_depth", "_found", "_handled",
+                 "_max_depth", "_safe", "collect_ids", "file_vars", "fold", "fold_str",
+                 "identifiers", "joined", "line_base", "path_vars", "payload_depth", "policy",
+                 "resolve", "resolver", "scan_payload", "table", "threads", "written")
 
     def __init__(self, policy: ScanPolicy, scan_payload: PayloadScan, payload_depth: int,
                  danger_cache: dict[str, tuple[Danger | None, str, str | None]],

@@ -128,6 +128,8 @@ class Folder:
     ``lookup(name)`` returns what a variable was bound to, if it was a foldable constant.
     """
 
+    __slots__ = ("_encoded", "_lookup", "_qualify")
+
     def __init__(
         self,
         qualify: Callable[[ast.AST], set[str]],
@@ -135,6 +137,7 @@ class Folder:
     ) -> None:
         self._qualify = qualify
         self._lookup = lookup
+        self._encoded = False  # set while folding: did a decoder take part?
 
     def close(self) -> None:
         """Drop the callbacks (they are bound methods of the resolver that owns this folder)."""

@@ -77,6 +77,8 @@ def _defaults_for(trusted: frozenset[str]) -> dict[str, frozenset[str]]:
 class SymbolTable:
     """What each local name may denote: qualified names and/or a folded constant."""
 
+    __slots__ = ("_defaults", "conditional", "consts", "quals", "star_modules", "trusted")
+
     def __init__(self, trusted_names: Iterable[str] = ()) -> None:
         self.quals: dict[str, frozenset[str]] = {}
         self.consts: dict[str, Folded] = {}
@@ -127,6 +129,8 @@ class SymbolTable:
 
 class Resolver:
     """Turns expressions into sets of qualified names using a SymbolTable and a Folder."""
+
+    __slots__ = ("_memo", "folder", "table")
 
     def __init__(self, table: SymbolTable) -> None:
         self.table = table
