@@ -1,14 +1,18 @@
 """Warm kernels, started ahead of time, so a cell never waits for a cold start.
 
 Every kernel is handed out once: ``release`` shuts it down and a fresh one takes its place in
-the background, so no user ever sees another user's variables or files.
+the background, so no user ever sees another user's variables or files. An owner that knows
+how many kernels it still needs says so with ``expect(n)``: starting a kernel costs a CPU-second
+or more, and one warmed for nobody slows down the kernels that are working.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -26,6 +30,10 @@ class AsyncKernelPool:
     ``preload`` runs in each kernel before it is handed out (e.g. ``import pandas, sklearn``),
     so that cost is paid in the background too. Session keyword arguments (backend, config,
     data_dirs, scan, policy, output_limit, ...) apply to every kernel of the pool.
+
+    Starting a kernel is CPU-bound, so the first one starts alone: it is ready as soon as
+    possible instead of all of them late. After that, at most ``max_starting`` start at once
+    (default: the CPUs this process may use), enough to keep up with kernels being used up.
     """
 
     def __init__(
@@ -36,10 +44,17 @@ class AsyncKernelPool:
         *,
         preload: str | None = None,
         preload_timeout: float = 120.0,
+        max_starting: int | None = None,
         **session_kwargs: Any,
     ) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ConfigError(f"KernelPool size: must be a whole number >= 1, got {size!r}")
+        if max_starting is None:
+            max_starting = _usable_cpus()
+        elif isinstance(max_starting, bool) or not isinstance(max_starting, int) or (
+                max_starting < 1):
+            raise ConfigError("KernelPool max_starting: must be a whole number >= 1, got "
+                              f"{max_starting!r}")
         if "workdir" in session_kwargs:
             raise ConfigError("KernelPool: each pooled kernel gets its own fresh working dir; "
                               "do not pass workdir")
@@ -48,15 +63,20 @@ class AsyncKernelPool:
         self.config = config
         self.preload = preload
         self.preload_timeout = preload_timeout
+        self.max_starting = max_starting
         self.session_kwargs = session_kwargs
         self._ready: asyncio.Queue[AsyncKernelSession] = asyncio.Queue()
         self._starting: set[asyncio.Task[None]] = set()
         self._in_use: set[AsyncKernelSession] = set()
         self._stopping: set[asyncio.Task[None]] = set()
+        self._waiters: collections.deque[asyncio.Future[AsyncKernelSession]] = (
+            collections.deque())
         self._failures = 0
+        self._remaining: int | None = None  # at most this many more acquires (None: unknown)
         self._last_error: BaseException | None = None
         self._closed = False
         self._started = False
+        self._had_ready = False  # the first kernel starts alone
         # Validate the configuration once, now, rather than in every background start.
         AsyncKernelSession(backend, config, scan=False, **self._validation_kwargs())
 
@@ -79,12 +99,36 @@ class AsyncKernelPool:
                 raise KernelStartError(f"pool could not start kernels: {self._last_error}")
         return self
 
+    async def expect(self, remaining: int | None) -> None:
+        """At most ``remaining`` more kernels will be acquired: warm no more than that.
+
+        Each ``acquire`` counts down; ``None`` goes back to keeping ``size`` kernels warm. An
+        acquire beyond the count still gets a kernel (started on demand). Kernels already warm
+        or starting are kept.
+        """
+        if remaining is not None and (isinstance(remaining, bool) or not isinstance(
+                remaining, int) or remaining < 0):
+            raise ConfigError(f"KernelPool.expect: a whole number >= 0 or None, got {remaining!r}")
+        self._remaining = remaining
+        if self._started and not self._closed:
+            self._refill()
+
     def _refill(self) -> None:
-        missing = self.size - self._ready.qsize() - len(self._starting)
+        wanted = self.size if self._remaining is None else min(
+            self.size, self._remaining + len(self._waiters))
+        missing = wanted - self._ready.qsize() - len(self._starting)
+        limit = self.max_starting if self._had_ready else 1
+        missing = min(missing, limit - len(self._starting))
         for _ in range(max(0, missing)):
             task = asyncio.get_running_loop().create_task(self._start_one())
             self._starting.add(task)
-            task.add_done_callback(self._starting.discard)
+            task.add_done_callback(self._start_finished)
+
+    def _start_finished(self, task: asyncio.Task[None]) -> None:
+        self._starting.discard(task)
+        # The next kernel of a staggered fill; after a failure, only acquire/release retry.
+        if not self._closed and not task.cancelled() and self._failures == 0:
+            self._refill()
 
     async def _start_one(self) -> None:
         session = AsyncKernelSession(self.backend, self.config, **self.session_kwargs)
@@ -95,7 +139,7 @@ class AsyncKernelPool:
                 if not result.success:
                     raise KernelStartError(f"preload failed: {result.summary()}")
         except BaseException as exc:
-            await session.shutdown()
+            await session.shutdown(now=True)
             if isinstance(exc, asyncio.CancelledError):
                 raise
             self._failures += 1
@@ -103,10 +147,20 @@ class AsyncKernelPool:
             log.warning("pool could not start a kernel: %s", exc)
             return
         if self._closed:
-            await session.shutdown()
+            await session.shutdown(now=True)
             return
         self._failures = 0
-        await self._ready.put(session)
+        self._had_ready = True
+        self._deliver(session)
+
+    def _deliver(self, session: AsyncKernelSession) -> None:
+        """Hand a new kernel to the longest-waiting acquire, or keep it warm."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(session)
+                return
+        self._ready.put_nowait(session)
 
     async def _preload(self, session: AsyncKernelSession) -> Any:
         # Preload code comes from the pool's owner, not from generated code: it is not scanned.
@@ -121,35 +175,67 @@ class AsyncKernelPool:
         """A ready kernel, at once when one is warm; otherwise the next one to come up."""
         await self.start()
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try:
-                session = self._ready.get_nowait()
-            except asyncio.QueueEmpty:
+        self._count_acquire(1)
+        try:
+            while True:
+                session = await self._next_kernel(deadline, timeout)
+                if await session.is_alive():
+                    break
+                await session.shutdown(now=True)  # died while warm: never hand out a dead one
+        except BaseException:
+            self._count_acquire(-1)
+            raise
+        self._in_use.add(session)
+        self._refill()
+        return session
+
+    async def _next_kernel(self, deadline: float | None, timeout: float | None
+                           ) -> AsyncKernelSession:
+        if not self._ready.empty():
+            return self._ready.get_nowait()
+        # Wait in line: a kernel that comes up is handed to the longest waiter directly, so
+        # the refill that follows already knows this acquire is served.
+        waiter: asyncio.Future[AsyncKernelSession] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        served = False
+        try:
+            while True:
+                if self._closed:
+                    raise KernelError("the pool was closed while waiting for a kernel")
                 if not self._starting:
                     if self._failures >= 3 and self._last_error is not None:
                         raise KernelStartError(
                             f"pool cannot start kernels: {self._last_error}"
                         ) from self._last_error
                     self._refill()
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
                     raise TimeoutError(f"no kernel became ready within {timeout} s")
                 try:
-                    session = await asyncio.wait_for(self._ready.get(), timeout=min(
-                        remaining if remaining is not None else 1.0, 1.0))
+                    session = await asyncio.wait_for(asyncio.shield(waiter),
+                                                     timeout=min(left or 1.0, 1.0))
                 except asyncio.TimeoutError:
-                    continue
-            if await session.is_alive():
-                break
-            await session.shutdown()  # died while waiting: never hand out a dead kernel
-        self._in_use.add(session)
-        self._refill()
-        return session
+                    continue  # re-check failures and the deadline
+                served = True
+                return session
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            if not served:
+                if waiter.done() and not waiter.cancelled():
+                    self._ready.put_nowait(waiter.result())  # arrived as we gave up: keep it
+                else:
+                    waiter.cancel()
+
+    def _count_acquire(self, n: int) -> None:
+        if self._remaining is not None:
+            self._remaining = max(0, self._remaining - n)
 
     async def release(self, session: AsyncKernelSession) -> None:
-        """Give a kernel back. It is discarded (never reused) and a fresh one is warmed."""
+        """Give a kernel back. It is discarded (never reused, killed rather than asked to exit:
+        nobody reads from it again) and a fresh one is warmed if more are expected."""
         self._in_use.discard(session)
-        task = asyncio.get_running_loop().create_task(session.shutdown())
+        task = asyncio.get_running_loop().create_task(session.shutdown(now=True))
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)
         if not self._closed:
@@ -167,6 +253,10 @@ class AsyncKernelPool:
         """Shut down every kernel of the pool, warm or handed out. Safe to call twice."""
         self._closed = True
         unregister_closer(self.close)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(KernelError("the pool was closed while waiting for a kernel"))
         for task in list(self._starting):
             task.cancel()
         if self._starting:
@@ -175,12 +265,16 @@ class AsyncKernelPool:
         while not self._ready.empty():
             sessions.append(self._ready.get_nowait())
         self._in_use.clear()
-        await asyncio.gather(*(s.shutdown() for s in sessions), *self._stopping,
+        await asyncio.gather(*(s.shutdown(now=True) for s in sessions), *self._stopping,
                              return_exceptions=True)
 
     @property
     def ready_count(self) -> int:
         return self._ready.qsize()
+
+    @property
+    def starting_count(self) -> int:
+        return len(self._starting)
 
     async def __aenter__(self) -> AsyncKernelPool:
         return await self.start()
@@ -208,9 +302,18 @@ class KernelPool:
     def ready_count(self) -> int:
         return self._async.ready_count
 
+    @property
+    def starting_count(self) -> int:
+        return self._async.starting_count
+
     def start(self, wait: bool = False) -> KernelPool:
         run_sync(self._async.start(wait=wait))
         return self
+
+    def expect(self, remaining: int | None) -> None:
+        run_sync(self._async.expect(remaining))
+
+    expect.__doc__ = AsyncKernelPool.expect.__doc__
 
     def acquire(self, timeout: float | None = None) -> KernelSession:
         return KernelSession._wrap(run_sync(self._async.acquire(timeout)))
@@ -235,3 +338,10 @@ class KernelPool:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

@@ -165,20 +165,24 @@ class AsyncKernelSession:
         self._poller.register(client.iopub_channel.socket, zmq.POLLIN)
         self._poller.register(client.shell_channel.socket, zmq.POLLIN)
 
-    async def shutdown(self) -> None:
-        """Stop the kernel and remove what the session created. Safe to call twice."""
+    async def shutdown(self, now: bool = False) -> None:
+        """Stop the kernel and remove what the session created. Safe to call twice.
+
+        ``now=True`` kills the kernel instead of asking it to exit: for a kernel nobody will
+        read from again (the pool's discards) it saves the kernel's own exit work.
+        """
         self._closed = True
         unregister_closer(self.shutdown)
-        await self._dispose()
+        await self._dispose(now)
 
-    async def _dispose(self) -> None:
+    async def _dispose(self, now: bool = False) -> None:
         if self._client is not None:
             self._client.stop_channels()
             self._client = None
         km, self.kernel_manager = self.kernel_manager, None
         if km is not None and km.has_kernel:
             try:
-                await asyncio.wait_for(km.shutdown_kernel(now=False), timeout=10)
+                await asyncio.wait_for(km.shutdown_kernel(now=now), timeout=10)
             except Exception:
                 try:
                     await km.shutdown_kernel(now=True)
@@ -418,8 +422,8 @@ class KernelSession:
     def restart(self) -> None:
         run_sync(self._async.restart())
 
-    def shutdown(self) -> None:
-        run_sync(self._async.shutdown())
+    def shutdown(self, now: bool = False) -> None:
+        run_sync(self._async.shutdown(now))
 
     def is_alive(self) -> bool:
         return run_sync(self._async.is_alive())

@@ -171,6 +171,8 @@ class WorkflowRunner:
             result.plan = self._planning(objective, split)
             result.research = self._research(pool, result.plan, split)
             self._coding_loop(pool, objective, result, split)
+            # Only the simulation and run.ipynb are left: warm no kernel beyond those.
+            pool.expect(self._kernels_after_loop(result))
             if result.best is not None:
                 self._simulate_and_record(pool, result, split)
             result.status = "complete" if result.best is not None else "failed"
@@ -399,14 +401,21 @@ class WorkflowRunner:
         self._write_manifest()
         return report
 
+    def _kernels_after_loop(self, result: WorkflowResult) -> int:
+        if result.best is None:
+            return 0
+        return 1 + int(self.simulate)
+
     def _simulate_and_record(self, pool: Any, result: WorkflowResult, split: SplitData) -> None:
-        """The simulation and the re-execution of run.ipynb need only the best code: with three
-        or more warm kernels (or Docker) they run side by side; the simulation's results join
-        run.ipynb afterwards either way, as the host-written markdown they are."""
+        """The simulation and the re-execution of run.ipynb need only the best code: with a
+        pool of two or more (told that only these two notebooks are left, so no kernel is
+        starting for nobody) or with Docker they run side by side; with one kernel the second
+        would wait for a cold start. The simulation's results join run.ipynb afterwards either
+        way, as the host-written markdown they are."""
         from concurrent.futures import ThreadPoolExecutor
 
-        parallel = self.pool_size >= 3 or self.backend == "docker"
-        if not parallel:  # two notebooks would wait for one warm kernel and share two CPUs
+        parallel = self.simulate and (self.pool_size >= 2 or self.backend == "docker")
+        if not parallel:
             result.simulation = self._simulation(pool, result, split) if self.simulate else None
             run_metrics, metric_result = self._record_run(pool, result, split)
             self._finish_run_notebook(result, run_metrics, metric_result)
@@ -520,6 +529,9 @@ class WorkflowRunner:
         def start() -> Any:
             pool = KernelPool(self.pool_size, self.backend, config, preload=PRELOAD,
                               data_dirs=[run_dir / "data"], scan=self.scan, policy=self.policy)
+            # Research, every iteration, the simulation and run.ipynb: an upper bound.
+            pool.expect(1 + self.iteration_config.effective_max_iterations
+                        + int(self.simulate) + 1)
             return pool.start()
 
         return self._steps.run("kernel", "start pool", start, raise_errors=True).result
@@ -676,6 +688,9 @@ def _warm_host_imports() -> None:
 
 class _NoPool:
     """Stands in for a pool when every notebook starts its own kernel (Docker)."""
+
+    def expect(self, remaining: int | None) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from deepthinker_nb import AsyncKernelPool, AsyncKernelSession, ConfigError, KernelPool
+from deepthinker_nb import (
+    AsyncKernelPool,
+    AsyncKernelSession,
+    ConfigError,
+    KernelError,
+    KernelPool,
+)
 
 
 async def test_eight_concurrent_sessions_give_correct_independent_results():
@@ -53,6 +59,35 @@ def test_pool_never_hands_the_same_state_to_the_next_user():
             assert not (second.workdir / "note.txt").exists()
 
 
+def test_pool_warms_no_kernel_beyond_what_its_owner_expects():
+    with KernelPool(2, scan=False) as pool:
+        pool.expect(2)  # e.g. a workflow with two notebooks left
+        for n in range(2):
+            with pool.session(timeout=60) as session:
+                assert session.execute(f"{n} + 1").result.text == str(n + 1)
+        assert pool.ready_count == 0 and pool.starting_count == 0, \
+            "no kernel is warmed for nobody"
+        with pool.session(timeout=60) as extra:  # beyond the count: still served, on demand
+            assert extra.execute("2 + 2").result.text == "4"
+
+
+def test_pool_starts_kernels_a_few_at_a_time_so_the_first_is_ready_soonest():
+    with KernelPool(3, scan=False, max_starting=1) as pool:
+        pool.start()
+        assert pool.starting_count == 1
+        pool.start(wait=True)
+        assert pool.ready_count == 3
+
+
+async def test_acquire_waiting_on_a_closed_pool_fails_instead_of_hanging():
+    pool = AsyncKernelPool(1, preload="import time; time.sleep(60)", scan=False)
+    waiting = asyncio.ensure_future(pool.acquire(timeout=120))
+    await asyncio.sleep(0.5)
+    await pool.close()
+    with pytest.raises(KernelError, match="closed"):
+        await waiting
+
+
 def test_pool_close_leaves_no_kernel_behind(procs):
     pool = KernelPool(2, scan=False).start(wait=True)
     held = pool.acquire()
@@ -76,3 +111,7 @@ def test_pool_rejects_bad_size_and_shared_workdir():
         KernelPool(0)
     with pytest.raises(ConfigError):
         KernelPool(1, workdir="/tmp")
+    with pytest.raises(ConfigError, match="max_starting"):
+        KernelPool(1, max_starting=0)
+    with pytest.raises(ConfigError, match="expect"):
+        KernelPool(1).expect(-1)
