@@ -114,6 +114,9 @@ def _leaf(self: Analyzer, node: ast.AST) -> None:
 _DISPATCH: dict[type, Callable[..., None]] = {
     ast.Constant: _leaf, ast.Load: _leaf, ast.Store: _leaf, ast.Del: _leaf, ast.Pass: _leaf,
     ast.Break: _leaf, ast.Continue: _leaf, ast.Global: _leaf, ast.Nonlocal: _leaf,
+    # operators (the op/ops of BinOp, UnaryOp, BoolOp, Compare, AugAssign) have no fields
+    **{op: _leaf for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+       for op in base.__subclasses__()},
 }
 
 # Fields that never hold a child worth visiting (names, flags, expression contexts).

@@ -178,6 +178,9 @@ class Resolver:
             if not base:
                 return _EMPTY  # df.groupby(...).mean: a local variable, the common case
             attr = node.attr  # type: ignore[attr-defined]
+            if len(base) == 1:  # the common case, without a comprehension
+                (q,) = base
+                return _EMPTY if q.startswith(PARAM_PREFIX) else {f"{q}.{attr}"}
             return {f"{q}.{attr}" for q in base if not q.startswith(PARAM_PREFIX)}
         if cls is ast.Call:
             return self._resolve_call(node, depth)  # type: ignore[arg-type]
