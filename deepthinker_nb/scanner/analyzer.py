@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import ipython as ipy
-from .findings import Finding
+from .findings import Finding, snippet_of
 from .folding import Folded
 from .paths import classify
 from .policy import ScanPolicy
@@ -165,14 +165,18 @@ class Analyzer:
     """
 
     __slots__ = ("_alias_pos", "_cache", "_class_body", "_depth", "_found", "_handled",
-                 "_max_depth", "_safe", "collect_ids", "file_vars", "fold", "fold_str",
-                 "identifiers", "joined", "line_base", "path_vars", "payload_depth", "policy",
-                 "resolve", "resolver", "scan_payload", "table", "threads", "written")
+                 "_lines", "_max_depth", "_safe", "collect_ids", "file_vars", "fold",
+                 "fold_str", "identifiers", "joined", "line_base", "path_vars",
+                 "payload_depth", "policy", "resolve", "resolver", "scan_payload", "source",
+                 "table", "threads", "written")
 
     def __init__(self, policy: ScanPolicy, scan_payload: PayloadScan, payload_depth: int,
                  danger_cache: dict[str, tuple[Danger | None, str, str | None]],
-                 line_base: int = 0, state: CellState | None = None) -> None:
+                 line_base: int = 0, state: CellState | None = None,
+                 source: str | None = None) -> None:
         self.policy = policy
+        self.source = source  # the raw cell, for finding snippets (None: no snippets)
+        self._lines: list[str] | None = None
         self.scan_payload = scan_payload
         self.payload_depth = payload_depth
         self.table = state.table.copy() if state else SymbolTable(policy.trusted_set)
@@ -239,13 +243,21 @@ class Analyzer:
     def report(self, node: ast.AST | None, rule: str, severity: Severity, message: str) -> None:
         line = getattr(node, "lineno", 1) or 1
         col = getattr(node, "col_offset", 0) or 0
-        self._add(Finding(rule, severity, message, line, col))
+        self._add(rule, severity, message, line, col)
 
-    def _add(self, finding: Finding) -> None:
-        key = (finding.rule_id, finding.line)
+    def _add(self, rule: str, severity: Severity, message: str, line: int, col: int) -> None:
+        """Keep the worst finding per (rule, line); the Finding is built once, with its
+        snippet when this analyzer reads the cell itself (not an embedded payload)."""
+        key = (rule, line)
         old = self._found.get(key)
-        if old is None or finding.severity > old.severity:
-            self._found[key] = finding
+        if old is None or severity.value > old.severity.value:
+            snippet = "" if self.source is None else self._snippet(line)
+            self._found[key] = Finding(rule, severity, message, line, col, snippet)
+
+    def _snippet(self, line: int) -> str:
+        if self._lines is None:
+            self._lines = self.source.splitlines()  # type: ignore[union-attr]
+        return snippet_of(self._lines, line)
 
     def _payload(self, node: ast.AST, text: str, what: str, ipython: bool,
                  body_line_base: int | None = None) -> int:
@@ -264,9 +276,8 @@ class Analyzer:
             else:
                 target = line
                 msg = f"{what} (payload line {f.line}): {f.message}"
-            self._add(Finding(f.rule_id, f.severity, msg, target,
-                              f.col if body_line_base is not None else
-                              getattr(node, "col_offset", 0)))
+            self._add(f.rule_id, f.severity, msg, target,
+                      f.col if body_line_base is not None else getattr(node, "col_offset", 0))
         return len(inner)
 
     # -- traversal ----------------------------------------------------------------------

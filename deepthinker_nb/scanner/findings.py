@@ -38,6 +38,11 @@ class Finding:
         }
 
 
+def snippet_of(lines: list[str], line: int) -> str:
+    """The snippet shown with a finding: its source line (1-based), stripped and capped."""
+    return lines[line - 1].strip()[:160] if 0 < line <= len(lines) else ""
+
+
 def _sort_key(f: Finding) -> tuple[int, int, int, str]:
     return (f.line, f.col, -f.severity.value, f.rule_id)
 

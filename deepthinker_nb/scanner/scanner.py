@@ -18,7 +18,7 @@ from typing import Any
 
 from . import ipython as ipy
 from .analyzer import Analyzer, CellState, TooDeep
-from .findings import Finding, ScanReport, SecurityError
+from .findings import Finding, ScanReport, SecurityError, snippet_of
 from .policy import ScanPolicy
 from .severity import Severity
 
@@ -131,7 +131,8 @@ class SecurityScanner:
             stripped = code.lstrip("\n\r \t")
             line_base = code[: len(code) - len(stripped)].count("\n") + 1
         analyzer = Analyzer(self.policy, self._scan_source, depth, self._danger_cache, line_base,
-                            session.state if session is not None else None)
+                            session.state if session is not None else None,
+                            source=code if depth == 0 else None)
         analyzer.collect_ids = not code.isascii()
         try:
             findings = analyzer.run(tree)
@@ -144,7 +145,7 @@ class SecurityScanner:
         findings += analyzer.check_lookalikes(code)
         if line_base:
             findings = [f if f.line != 1 or f.rule_id == "unicode-lookalike" else
-                        Finding(f.rule_id, f.severity, f.message, line_base, f.col, f.snippet)
+                        Finding(f.rule_id, f.severity, f.message, line_base, f.col)
                         for f in findings]
         return findings
 
@@ -159,14 +160,14 @@ class SecurityScanner:
 
     @staticmethod
     def _with_snippets(findings: list[Finding], source: str) -> list[Finding]:
-        if not findings:
+        """Add snippets to the findings the analyzer did not build with one (syntax errors,
+        look-alikes, cell-magic lines moved to the %% line)."""
+        if all(f.snippet for f in findings):
             return findings
         lines = source.splitlines()
-        out = []
-        for f in findings:
-            snippet = lines[f.line - 1].strip()[:160] if 0 < f.line <= len(lines) else ""
-            out.append(Finding(f.rule_id, f.severity, f.message, f.line, f.col, snippet))
-        return out
+        return [f if f.snippet else
+                Finding(f.rule_id, f.severity, f.message, f.line, f.col, snippet_of(lines, f.line))
+                for f in findings]
 
 
 class ScanSession:
