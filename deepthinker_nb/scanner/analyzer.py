@@ -187,8 +187,8 @@ class Analyzer:
         self._cache = danger_cache
         self._safe: set[str] = danger_cache.setdefault(("safe",), set())  # type: ignore
         self._found: dict[tuple[str, int], Finding] = {}
-        self._handled: set[int] = set()
-        self._alias_pos: set[int] = set()
+        self._handled: set[ast.AST] = set()  # nodes already judged
+        self._alias_pos: set[ast.AST] = set()  # values bound to a plain name
         self._depth = 0
         self._max_depth = policy.max_ast_depth
         self.identifiers: set[str] = set()
@@ -287,9 +287,10 @@ class Analyzer:
         depth = self._depth = self._depth + 1
         if depth > self._max_depth:
             raise TooDeep
-        cls = node.__class__
-        method = _DISPATCH.get(cls)
-        if method is None:
+        try:
+            method = _DISPATCH[node.__class__]
+        except KeyError:
+            cls = node.__class__
             method = _DISPATCH[cls] = getattr(Analyzer, "visit_" + cls.__name__,
                                               Analyzer.generic_visit)
         if method is not _leaf:
@@ -400,7 +401,7 @@ class Analyzer:
                     self._safe.add(q)
                 continue
             if danger.check:
-                if id(node) in self._alias_pos or danger.rule in ("path-escape",
+                if node in self._alias_pos or danger.rule in ("path-escape",
                                                                    "delete-outside-workdir"):
                     continue
                 if danger.check in ("path", "np_load", "extract", "thread", "env_call"):
@@ -418,12 +419,12 @@ class Analyzer:
             self.identifiers.add(name)
         if name == "__builtins__":
             self.report(node, "interpreter-tampering", H, "uses __builtins__ directly")
-        if node.ctx.__class__ is ast.Load and id(node) not in self._handled:
+        if node.ctx.__class__ is ast.Load and node not in self._handled:
             quals = self.table.lookup_quals(name)
             if quals:
                 if not quals <= self._safe:
                     self.check_ref(node, quals)
-                if id(node) not in self._alias_pos and not quals.isdisjoint(
+                if node not in self._alias_pos and not quals.isdisjoint(
                         VALUE_TRACKED_MODULES):
                     module = sorted(quals & VALUE_TRACKED_MODULES)[0]
                     self.report(node, "dynamic-attribute", H,
@@ -438,13 +439,13 @@ class Analyzer:
             self.report(node, "interpreter-tampering", H, f"accesses {attr}, a way out of the "
                         "object model used by sandbox escapes")
         if node.ctx.__class__ is ast.Load:
-            if id(node) not in self._handled:
+            if node not in self._handled:
                 self.check_ref(node, self.resolve(node))
         else:
             self._check_store_target(node)
         if node.value.__class__ in _CHAIN_LINKS:
             # The whole chain was judged above; its prefixes are module paths, not uses.
-            self._handled.add(id(node.value))
+            self._handled.add(node.value)
         self.visit(node.value)
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
@@ -471,7 +472,7 @@ class Analyzer:
                 key in TAMPER_ATTRS and key not in TAMPER_READ_OK)):
             self.report(node, "interpreter-tampering", H, f"looks up {key!r} by name")
         if node.ctx.__class__ is ast.Load:
-            if key is not None and id(node) not in self._handled:
+            if key is not None and node not in self._handled:
                 self.check_ref(node, self.resolve(node))
         else:
             self._check_store_subscript(node, key)
@@ -586,7 +587,7 @@ class Analyzer:
         if value.__class__ in _ALIAS_VALUES and not self._class_body and (
                 targets[0].__class__ is ast.Name if len(targets) == 1
                 else all(t.__class__ is ast.Name for t in targets)):
-            self._alias_pos.add(id(value))
+            self._alias_pos.add(value)
         self.visit(value)
         quals = self.resolve(value)
         const = self._fold_const(value)
@@ -616,7 +617,7 @@ class Analyzer:
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         if node.value is not None:
             if isinstance(node.value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
-                self._alias_pos.add(id(node.value))
+                self._alias_pos.add(node.value)
             self.visit(node.value)
             self._bind_target(node.target, node.value, self.resolve(node.value),
                               self._fold_const(node.value))
@@ -631,7 +632,7 @@ class Analyzer:
         self.visit(node.target)
 
     def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
-        self._alias_pos.add(id(node.value))
+        self._alias_pos.add(node.value)
         self.visit(node.value)
         self._bind_target(node.target, node.value, self.resolve(node.value),
                           self._fold_const(node.value))
@@ -785,7 +786,7 @@ class Analyzer:
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         quals = self.resolve(func)
-        self._handled.add(id(func))
+        self._handled.add(func)
         checked_path = False
         cache = self._cache
         for q in quals:
@@ -804,7 +805,7 @@ class Analyzer:
         if quals and not quals.isdisjoint(_ATTR_CALLS):
             self._check_getattr(node, quals)
             if node.args:
-                self._handled.add(id(node.args[0]))  # judged by _check_getattr
+                self._handled.add(node.args[0])  # judged by _check_getattr
         if func.__class__ is ast.Attribute and func.attr in _CHECKED_METHODS:
             self._check_method(node, func, quals, checked_path)
         for kw in node.keywords:
@@ -812,7 +813,7 @@ class Analyzer:
                                              and not kw.value.value):
                 self.report(node, "network", H, "download=... fetches data from the network")
         if (func.__class__ is ast.Call or not quals.isdisjoint(_RESOLVING_CALLS)) and (
-                id(node) not in self._handled):
+                node not in self._handled):
             own = {q for q in self.resolve(node) if not q.endswith("()")}
             if own:
                 self.check_ref(node, own)

@@ -135,7 +135,7 @@ class Resolver:
     def __init__(self, table: SymbolTable) -> None:
         self.table = table
         self.folder = Folder(self.resolve, table.lookup_const)
-        self._memo: dict[int, tuple[ast.AST, frozenset[str]]] = {}
+        self._memo: dict[ast.AST, frozenset[str]] = {}
 
     def fold_str(self, node: ast.AST | None) -> str | None:
         return self.folder.fold_str(node)
@@ -154,15 +154,14 @@ class Resolver:
         """
         if node.__class__ is ast.Name:
             return self.table.lookup_quals(node.id)  # type: ignore[attr-defined,return-value]
-        key = id(node)
-        found = self._memo.get(key)
-        if found is not None and found[0] is node:
-            return found[1]  # type: ignore[return-value]
+        found = self._memo.get(node)  # nodes hash by identity
+        if found is not None:
+            return found  # type: ignore[return-value]
         try:
             result = frozenset(self._resolve(node, 0))
         except RecursionError:
             result = _EMPTY
-        self._memo[key] = (node, result)
+        self._memo[node] = result
         return result  # type: ignore[return-value]
 
     def _resolve(self, node: ast.AST, depth: int) -> set[str] | frozenset[str]:
