@@ -191,6 +191,8 @@ class Folder:
                 raise _Fail
             self._encoded = self._encoded or found.encoded
             return found.value
+        if node.__class__ is ast.Call:  # the most common node after constants and names
+            return _check(self._call(node, env, depth))  # type: ignore[arg-type]
         if isinstance(node, ast.JoinedStr):
             parts = []
             for value in node.values:
@@ -233,8 +235,6 @@ class Folder:
             return value[self._fold(node.slice, env, depth)]
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
             return self._comprehension(node, env, depth)
-        if isinstance(node, ast.Call):
-            return _check(self._call(node, env, depth))
         raise _Fail
 
     @staticmethod
@@ -297,6 +297,11 @@ class Folder:
 
     def _call(self, node: ast.Call, env: dict[str, Any], depth: int) -> Any:
         func = node.func
+        if func.__class__ is ast.Attribute and func.attr not in _FOLDABLE_METHODS and (
+                not self._qualify(func)):
+            # df.mean(), model.fit(X): neither a string method nor a known function; the
+            # branches below could only fail (and fold the receiver chain to find out).
+            raise _Fail
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise _Fail
         kwargs = {k.arg: k.value for k in node.keywords if k.arg}
@@ -304,10 +309,6 @@ class Folder:
         if isinstance(func, ast.Attribute):
             name = func.attr
             quals = self._qualify(func)
-            if not quals and name not in _FOLDABLE_METHODS:
-                # df.mean(), model.fit(X): neither a string method nor a known function; the
-                # branches below could only fail (and fold the receiver chain to find out).
-                raise _Fail
             if not quals or not any(q.split(".")[0] in _DECODER_MODULES for q in quals):
                 try:
                     receiver = self._fold(func.value, env, depth)
