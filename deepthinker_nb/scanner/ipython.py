@@ -53,7 +53,7 @@ def transform(code: str) -> str:
     try:
         steps = manager.cleanup_transforms + manager.line_transforms
         one_token_transform = manager.do_one_token_transform
-        from IPython.core.inputtransformer2 import TRANSFORM_LOOP_LIMIT
+        from IPython.core.inputtransformer2 import TRANSFORM_LOOP_LIMIT, EscapedCommand
     except (AttributeError, ImportError):  # pragma: no cover - a future IPython
         return manager.transform_cell(code)
     cell = code if code.endswith("\n") else code + "\n"
@@ -62,7 +62,15 @@ def transform(code: str) -> str:
         lines = step(lines)
     if len(lines) == 1 and lines[0].startswith(_CELL_MAGIC_CALL) and lines[0].endswith(")\n"):
         return lines[0]
-    for _ in range(TRANSFORM_LOOP_LIMIT):
+    rounds = TRANSFORM_LOOP_LIMIT
+    if len(lines) == 1 and lines[0][:1] in ("!", "%") and "=" not in lines[0] and (
+            "?" not in lines[0]):
+        # A one-line "!cmd" or "%magic": its first token is that "!" or "%" (with no "=" it
+        # cannot be "!=" or "%="), so EscapedCommand at (1, 0) is the only transformer the
+        # first round could find: the others need a "?" or an "=". Apply it untokenized.
+        lines = EscapedCommand((1, 0)).transform(lines)
+        rounds -= 1
+    for _ in range(rounds):
         if _tokens_idle(lines):
             return "".join(lines)
         changed, lines = one_token_transform(lines)
