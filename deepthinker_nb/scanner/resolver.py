@@ -173,7 +173,11 @@ class Resolver:
         if cls is ast.Name:
             return self.table.lookup_quals(node.id)  # type: ignore[attr-defined]
         if cls is ast.Attribute:
-            base = self._resolve(node.value, depth)  # type: ignore[attr-defined]
+            value = node.value  # type: ignore[attr-defined]
+            if value.__class__ is ast.Name:  # pd.read_csv: the Name branch below, inlined
+                base = _EMPTY if depth > 40 else self.table.lookup_quals(value.id)
+            else:
+                base = self._resolve(value, depth)
             if not base:
                 return _EMPTY  # df.groupby(...).mean: a local variable, the common case
             attr = node.attr  # type: ignore[attr-defined]
