@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from . import ipython as ipy
 from .findings import Finding, snippet_of
-from .folding import Folded
+from .folding import FOLDABLE_METHODS, Folded
 from .paths import classify
 from .policy import ScanPolicy
 from .resolver import GLOBALS, PARAM_PREFIX, Resolver, SymbolTable
@@ -284,18 +284,22 @@ class Analyzer:
     def visit(self, node: ast.AST) -> None:
         # No try/finally: any exception aborts the whole analysis, so the depth need not be
         # restored, and this is the hottest function of the scanner.
-        depth = self._depth = self._depth + 1
+        depth = self._depth + 1
         if depth > self._max_depth:
             raise TooDeep
+        cls = node.__class__
+        if cls is ast.Name:  # the most common node; it visits no children, so no depth to set
+            self.visit_Name(node)  # type: ignore[arg-type]
+            return
         try:
-            method = _DISPATCH[node.__class__]
+            method = _DISPATCH[cls]
         except KeyError:
-            cls = node.__class__
             method = _DISPATCH[cls] = getattr(Analyzer, "visit_" + cls.__name__,
                                               Analyzer.generic_visit)
         if method is not _leaf:
+            self._depth = depth
             method(self, node)
-        self._depth = depth - 1
+            self._depth = depth - 1
 
     def generic_visit(self, node: ast.AST) -> None:
         """Like ast.NodeVisitor.generic_visit, over the fields that can hold child nodes."""
@@ -605,9 +609,12 @@ class Analyzer:
         if cls is ast.Name:
             return self.table.lookup_const(value.id)  # type: ignore[attr-defined]
         if cls is ast.Call:
-            quals = self.resolve(value.func)  # type: ignore[attr-defined]
+            func = value.func  # type: ignore[attr-defined]
+            quals = self.resolve(func)
             if quals and not any(q.partition(".")[0] in _FOLDABLE_ROOTS for q in quals):
                 return None  # pd.read_csv(...), model.fit(...): not a constant
+            if not quals and func.__class__ is ast.Attribute and func.attr not in FOLDABLE_METHODS:
+                return None  # df.drop(...): the folder would give up at once
         if cls in _FOLDABLE_VALUES:
             folded = self.fold(value)
             if folded is not None and isinstance(folded.value, (str, bytes, list, int)):

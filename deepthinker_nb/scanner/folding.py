@@ -297,7 +297,7 @@ class Folder:
 
     def _call(self, node: ast.Call, env: dict[str, Any], depth: int) -> Any:
         func = node.func
-        if func.__class__ is ast.Attribute and func.attr not in _FOLDABLE_METHODS and (
+        if func.__class__ is ast.Attribute and func.attr not in FOLDABLE_METHODS and (
                 not self._qualify(func)):
             # df.mean(), model.fit(X): neither a string method nor a known function; the
             # branches below could only fail (and fold the receiver chain to find out).
@@ -428,4 +428,4 @@ class Folder:
 
 _DECODER_MODULES = {"base64", "binascii", "zlib", "gzip", "bz2", "lzma", "codecs"}
 # Every method name Folder._method can fold.
-_FOLDABLE_METHODS = frozenset({"join", "decode", "encode", "format", *_STR_METHODS})
+FOLDABLE_METHODS = frozenset({"join", "decode", "encode", "format", *_STR_METHODS})
