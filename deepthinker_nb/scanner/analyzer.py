@@ -96,8 +96,6 @@ _CHECKED_METHODS = IO_METHODS | {"query", "eval", "extractall", "extract", "unli
                                  "rmtree", "symlink_to", "hardlink_to", "link_to", "home",
                                  "expanduser", "join", "setDaemon"}
 _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
-
-
 _CHAIN_LINKS = frozenset({ast.Attribute, ast.Name})
 # Values that ``name = value`` can make an alias of (``run = os.system``).
 _ALIAS_VALUES = frozenset({ast.Name, ast.Attribute, ast.Subscript, ast.Call})
@@ -106,6 +104,8 @@ _FOLDABLE_VALUES = frozenset({ast.JoinedStr, ast.BinOp, ast.Call, ast.List, ast.
                               ast.Subscript, ast.ListComp, ast.GeneratorExp})
 _FOLDABLE_ROOTS = frozenset({"builtins", "base64", "binascii", "codecs", "zlib", "bz2", "lzma",
                              "gzip", "functools", "operator"})
+
+
 def _leaf(self: Analyzer, node: ast.AST) -> None:
     """Visitor for nodes with nothing to check and no children worth visiting."""
 
@@ -125,7 +125,6 @@ _SCALAR_FIELDS = frozenset({"ctx", "id", "attr", "arg", "name", "asname", "modul
                             "kwd_attrs"})
 # Node class -> the fields generic_visit walks (filled on first sight of a class).
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
 
 
 def _child_fields(cls: type) -> tuple[str, ...]:
