@@ -174,7 +174,7 @@ class Resolver:
             return self.table.lookup_quals(node.id)  # type: ignore[attr-defined]
         if cls is ast.Attribute:
             value = node.value  # type: ignore[attr-defined]
-            if value.__class__ is ast.Name:  # pd.read_csv: the Name branch below, inlined
+            if value.__class__ is ast.Name:  # pd.read_csv: the Name branch above, inlined
                 base = _EMPTY if depth > 40 else self.table.lookup_quals(value.id)
             else:
                 base = self._resolve(value, depth)
