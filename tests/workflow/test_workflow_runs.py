@@ -53,7 +53,17 @@ def _check_run_dir(result, config):
     return manifest
 
 
-def test_classification_end_to_end(tmp_path):
+def test_classification_end_to_end(tmp_path, monkeypatch):
+    from deepthinker_nb.kernel.pool import AsyncKernelPool
+
+    kernel_starts = []
+    start_one = AsyncKernelPool._start_one
+
+    async def counted_start(pool):
+        kernel_starts.append(pool)
+        await start_one(pool)
+
+    monkeypatch.setattr(AsyncKernelPool, "_start_one", counted_start)
     dataset = bundled_dataset("churn")
     config = DataConfig(dataset.path, target_column=dataset.target, execution_timeout=60)
     events = []
@@ -79,6 +89,8 @@ def test_classification_end_to_end(tmp_path):
     assert "<table>" in result._repr_html_()
     for label in ("proba_no", "proba_yes"):
         assert label in (result.run_dir / "work" / "01" / "predictions.csv").read_text()
+    # research, each iteration, simulation, run.ipynb: one kernel each, none warmed for nobody
+    assert len(kernel_starts) == 1 + len(result.iterations) + 1 + 1
 
 
 def test_regression_end_to_end(tmp_path):
