@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import ipython as ipy
@@ -104,6 +104,12 @@ _FOLDABLE_VALUES = frozenset({ast.JoinedStr, ast.BinOp, ast.Call, ast.List, ast.
                               ast.Subscript, ast.ListComp, ast.GeneratorExp})
 _FOLDABLE_ROOTS = frozenset({"builtins", "base64", "binascii", "codecs", "zlib", "bz2", "lzma",
                              "gzip", "functools", "operator"})
+
+
+def _ordered(quals: set[str] | frozenset[str]) -> Iterable[str]:
+    """The meanings of a name in a fixed order: which finding is kept when two have the same
+    severity must not depend on the process's string hashing."""
+    return quals if len(quals) < 2 else sorted(quals)
 
 
 def _leaf(self: Analyzer, node: ast.AST) -> None:
@@ -394,7 +400,7 @@ class Analyzer:
         """Flag a dangerous callable or object referenced outside a call."""
         if not quals or quals <= self._safe:
             return
-        for q in quals:
+        for q in _ordered(quals):
             danger, canon, via = self.danger(q)
             if via:
                 self.report(node, "interpreter-tampering", H,
@@ -487,7 +493,9 @@ class Analyzer:
         if node.attr == "daemon":
             self.report(node, "detached-thread", H, "makes a thread a daemon (detached)")
             return
-        for q in self.resolve(node.value):
+        # Every meaning is judged (the worst finding per line is kept): ``m`` bound to ``os``
+        # in one branch and to ``json`` in the other is a patch of ``os``.
+        for q in _ordered(self.resolve(node.value)):
             if q.startswith("<") or "()" in q:
                 continue
             root = MODULE_ALIASES.get(q.split(".")[0], q.split(".")[0])
@@ -500,10 +508,9 @@ class Analyzer:
             elif q.count(".") < 1 and not q.startswith("pandas.options"):
                 self.report(node, "interpreter-tampering", M,
                             f"replaces {target} (monkeypatching a library)")
-            return
 
     def _check_store_subscript(self, node: ast.Subscript, key: str | None) -> None:
-        for q in self.resolve(node.value):
+        for q in _ordered(self.resolve(node.value)):
             if q in ("os.environ", "os.environb"):
                 self._env_write(node, key)
             elif q in ("sys.modules", "builtins", "builtins.__dict__", "sys.__dict__") or (
@@ -795,7 +802,7 @@ class Analyzer:
         self._handled.add(func)
         checked_path = False
         cache = self._cache
-        for q in quals:
+        for q in _ordered(quals):
             danger, canon, via = cache.get(q) or self.danger(q)
             if via:
                 self.report(node, "interpreter-tampering", H,
@@ -1149,8 +1156,8 @@ class Analyzer:
             names = {q.rsplit(".", 1)[-1] for q in self.resolve(value)}
             if isinstance(value, ast.Attribute):
                 names.add(value.attr)
-            if names & set(_SAFE_YAML_LOADERS):
-                return
+            if names and names <= set(_SAFE_YAML_LOADERS):
+                return  # safe whichever loader the name was bound to
         if canon.startswith("yaml.full_load"):
             self.report(node, "unsafe-deserialization", M, f"{canon}() (FullLoader) can build "
                         "arbitrary Python objects in old PyYAML versions")
@@ -1255,14 +1262,13 @@ class Analyzer:
                                                                                "__dict__"):
             self.report(node, "interpreter-tampering", H, f"looks up {name!r} by name")
         if quals & {"builtins.setattr", "builtins.delattr"}:
-            for q in receivers:
+            for q in _ordered(receivers):  # every meaning; the worst finding is kept
                 if q.startswith("<") or "()" in q:
                     continue
                 root = MODULE_ALIASES.get(q.split(".")[0], q.split(".")[0])
                 sev = H if root in SENSITIVE_MODULES or root in REROOT_MODULES else M
                 self.report(node, "interpreter-tampering", sev,
                             f"setattr/delattr on module {q} (monkeypatching)")
-                break
 
     # -- IPython magics -----------------------------------------------------------------
     def _magic(self, node: ast.Call, cell: bool) -> None:
