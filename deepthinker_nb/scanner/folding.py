@@ -318,7 +318,9 @@ class Folder:
                     args = [self._fold(a, env, depth) for a in node.args]
                     return self._method(receiver, name, args, kwargs, env, depth)
         quals = self._qualify(func)
-        for qual in quals:
+        # In a fixed order: with several meanings, the one that folds first must not depend on
+        # the process's string hashing.
+        for qual in (quals if len(quals) < 2 else sorted(quals)):
             result = self._known_call(qual, node, kwargs, env, depth)
             if result is not _Fail:
                 return result
