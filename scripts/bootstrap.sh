@@ -14,6 +14,9 @@ if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     echo "bootstrap: installing deepthinker-nb${EXTRAS:+[$EXTRAS]} (first run only)" >&2
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
     "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRAS:+[$EXTRAS]}"
+    # An editable install compiles nothing; where PYTHONDONTWRITEBYTECODE is set, every
+    # process (each kernel, each CLI call) would compile the package from source again.
+    "$VENV/bin/python" -m compileall -q "$ROOT/deepthinker_nb" >/dev/null || true
     touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
