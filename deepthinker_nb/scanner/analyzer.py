@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import ipython as ipy
-from .findings import Finding, snippet_of
+from .findings import Finding
 from .folding import FOLDABLE_METHODS, Folded
 from .paths import classify
 from .policy import ScanPolicy
@@ -170,18 +170,15 @@ class Analyzer:
     """
 
     __slots__ = ("_alias_pos", "_cache", "_class_body", "_depth", "_found", "_handled",
-                 "_lines", "_max_depth", "_safe", "collect_ids", "file_vars", "fold",
+                 "_max_depth", "_safe", "collect_ids", "file_vars", "fold",
                  "fold_str", "identifiers", "joined", "line_base", "path_vars",
-                 "payload_depth", "policy", "resolve", "resolver", "scan_payload", "source",
+                 "payload_depth", "policy", "resolve", "resolver", "scan_payload",
                  "table", "threads", "written")
 
     def __init__(self, policy: ScanPolicy, scan_payload: PayloadScan, payload_depth: int,
                  danger_cache: dict[str, tuple[Danger | None, str, str | None]],
-                 line_base: int = 0, state: CellState | None = None,
-                 source: str | None = None) -> None:
+                 line_base: int = 0, state: CellState | None = None) -> None:
         self.policy = policy
-        self.source = source  # the raw cell, for finding snippets (None: no snippets)
-        self._lines: list[str] | None = None
         self.scan_payload = scan_payload
         self.payload_depth = payload_depth
         self.table = state.table.copy() if state else SymbolTable(policy.trusted_set)
@@ -251,18 +248,11 @@ class Analyzer:
         self._add(rule, severity, message, line, col)
 
     def _add(self, rule: str, severity: Severity, message: str, line: int, col: int) -> None:
-        """Keep the worst finding per (rule, line); the Finding is built once, with its
-        snippet when this analyzer reads the cell itself (not an embedded payload)."""
+        """Keep the worst finding per (rule, line). Snippets are added by the scanner, once."""
         key = (rule, line)
         old = self._found.get(key)
         if old is None or severity.value > old.severity.value:
-            snippet = "" if self.source is None else self._snippet(line)
-            self._found[key] = Finding(rule, severity, message, line, col, snippet)
-
-    def _snippet(self, line: int) -> str:
-        if self._lines is None:
-            self._lines = self.source.splitlines()  # type: ignore[union-attr]
-        return snippet_of(self._lines, line)
+            self._found[key] = Finding(rule, severity, message, line, col)
 
     def _payload(self, node: ast.AST, text: str, what: str, ipython: bool,
                  body_line_base: int | None = None) -> int:

@@ -131,8 +131,7 @@ class SecurityScanner:
             stripped = code.lstrip("\n\r \t")
             line_base = code[: len(code) - len(stripped)].count("\n") + 1
         analyzer = Analyzer(self.policy, self._scan_source, depth, self._danger_cache, line_base,
-                            session.state if session is not None else None,
-                            source=code if depth == 0 else None)
+                            session.state if session is not None else None)
         analyzer.collect_ids = not code.isascii()
         try:
             findings = analyzer.run(tree)
@@ -160,13 +159,11 @@ class SecurityScanner:
 
     @staticmethod
     def _with_snippets(findings: list[Finding], source: str) -> list[Finding]:
-        """Add snippets to the findings the analyzer did not build with one (syntax errors,
-        look-alikes, cell-magic lines moved to the %% line)."""
-        if all(f.snippet for f in findings):
+        """Each finding with its source line, added here once for every kind of finding."""
+        if not findings:
             return findings
         lines = source.splitlines()
-        return [f if f.snippet else
-                Finding(f.rule_id, f.severity, f.message, f.line, f.col, snippet_of(lines, f.line))
+        return [Finding(f.rule_id, f.severity, f.message, f.line, f.col, snippet_of(lines, f.line))
                 for f in findings]
 
 

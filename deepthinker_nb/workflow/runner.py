@@ -172,7 +172,7 @@ class WorkflowRunner:
             result.research = self._research(pool, result.plan, split)
             self._coding_loop(pool, objective, result, split)
             # Only the simulation and run.ipynb are left: warm no kernel beyond those.
-            pool.expect(self._kernels_after_loop(result))
+            pool.expect(self._notebooks_left(0, result.best is not None))
             if result.best is not None:
                 self._simulate_and_record(pool, result, split)
             result.status = "complete" if result.best is not None else "failed"
@@ -401,10 +401,11 @@ class WorkflowRunner:
         self._write_manifest()
         return report
 
-    def _kernels_after_loop(self, result: WorkflowResult) -> int:
-        if result.best is None:
-            return 0
-        return 1 + int(self.simulate)
+    def _notebooks_left(self, iterations: int, has_best: bool, research: bool = False) -> int:
+        """At most how many notebooks are still to run, one pooled kernel each: research,
+        ``iterations`` more iterations, then (when an iteration succeeded) the simulation and
+        run.ipynb."""
+        return int(research) + iterations + (int(self.simulate) + 1 if has_best else 0)
 
     def _simulate_and_record(self, pool: Any, result: WorkflowResult, split: SplitData) -> None:
         """The simulation and the re-execution of run.ipynb need only the best code: with a
@@ -529,9 +530,8 @@ class WorkflowRunner:
         def start() -> Any:
             pool = KernelPool(self.pool_size, self.backend, config, preload=PRELOAD,
                               data_dirs=[run_dir / "data"], scan=self.scan, policy=self.policy)
-            # Research, every iteration, the simulation and run.ipynb: an upper bound.
-            pool.expect(1 + self.iteration_config.effective_max_iterations
-                        + int(self.simulate) + 1)
+            pool.expect(self._notebooks_left(self.iteration_config.effective_max_iterations,
+                                             has_best=True, research=True))
             return pool.start()
 
         return self._steps.run("kernel", "start pool", start, raise_errors=True).result
