@@ -216,10 +216,11 @@ def execute_notebook(
         raise
     kernel_name = getattr(session, "kernel_name", "") or ""
     unexpected: ErrorInfo | None = None
+    nb_out: NotebookNode | None = None  # papermill's result; on failure, read back from disk
     try:
         # The kernel was started in the session's workdir; papermill's ``cwd`` would chdir
         # this whole (possibly multi-threaded) process, so it is not used.
-        papermill.execute_notebook(
+        nb_out = papermill.execute_notebook(
             nb_in,
             str(output),
             parameters=dict(parameters) if parameters else None,
@@ -244,9 +245,9 @@ def execute_notebook(
     finally:
         _release(pool, session)
 
-    if output.exists():
-        nb_out = nbformat.read(output, as_version=4)
-    else:
+    if nb_out is None and output.exists():
+        nb_out = nbformat.read(output, as_version=4)  # papermill saved it before raising
+    elif nb_out is None:
         nb_out = nb_in
         from deepthinker_nb.notebook.io import write_notebook
 
