@@ -593,12 +593,10 @@ class WorkflowRunner:
         }
 
     def _kernel_name(self) -> str:
-        return "deepthinker-docker" if self.backend == "docker" else "deepthinker-local"
+        return get_backend(self.backend).kernel_name
 
     def _describe_backend(self) -> dict[str, Any]:
         try:
-            from deepthinker_nb.kernel import get_backend
-
             return get_backend(self.backend).describe(self.kernel_config)
         except Exception as exc:  # a manifest must not fail a run
             return {"backend": self.backend, "describe_error": str(exc)}
