@@ -113,6 +113,14 @@ class AsyncKernelSession:
     def client(self) -> Any:
         return self._client
 
+    @property
+    def kernel_pid(self) -> int | None:
+        """The kernel's pid on the host, where the backend has one (a sandboxed kernel sees
+        itself under another pid in its own namespace)."""
+        km = self.kernel_manager
+        provisioner = getattr(km, "provisioner", None)
+        return getattr(provisioner, "kernel_pid", None)
+
     def __repr__(self) -> str:
         state = "started" if self.started else ("closed" if self._closed else "new")
         return f"<{type(self).__name__} {self.kernel_name} {state} workdir={self._workdir}>"

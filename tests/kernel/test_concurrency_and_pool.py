@@ -50,11 +50,11 @@ def test_pool_never_hands_the_same_state_to_the_next_user():
     with KernelPool(1, scan=False) as pool:
         with pool.session() as first:
             first.execute("secret = 'user one'\nopen('note.txt', 'w').write('x')")
-            first_pid = first.execute("import os; os.getpid()").result.text
+            first_pid = first.kernel_pid
             first_dir = first.workdir
         with pool.session(timeout=60) as second:
             assert second.execute("secret").status == "error"
-            assert second.execute("import os; os.getpid()").result.text != first_pid
+            assert second.kernel_pid != first_pid
             assert second.workdir != first_dir
             assert not (second.workdir / "note.txt").exists()
 
@@ -91,7 +91,7 @@ async def test_acquire_waiting_on_a_closed_pool_fails_instead_of_hanging():
 def test_pool_close_leaves_no_kernel_behind(procs):
     pool = KernelPool(2, scan=False).start(wait=True)
     held = pool.acquire()
-    pids = [int(held.execute("import os; os.getpid()").result.text)]
+    pids = [held.kernel_pid]
     pool.close()
     assert procs.wait_gone(pids) == []
 

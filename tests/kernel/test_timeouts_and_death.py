@@ -87,8 +87,7 @@ def test_kernel_killed_between_cells_is_replaced_before_the_next(session):
     import signal
     import time
 
-    pid = int(session.execute("import os; os.getpid()").result.text)
-    os.kill(pid, signal.SIGKILL)
+    os.kill(session.kernel_pid, signal.SIGKILL)
     time.sleep(0.3)
     result = session.execute("'fresh'")
     assert result.status == "ok" and result.result.text == "'fresh'"

@@ -7,6 +7,7 @@ from typing import Any
 
 from deepthinker_nb.config.local import LocalConfig
 from deepthinker_nb.kernel.backend import KernelBackend
+from deepthinker_nb.kernel.local.sandbox import check_bubblewrap
 
 
 class LocalBackend(KernelBackend):
@@ -29,6 +30,10 @@ class LocalBackend(KernelBackend):
             },
         }
 
+    def preflight(self, config: Any) -> None:
+        if self.coerce_config(config).isolation == "namespaces":
+            check_bubblewrap()
+
     def gc(self) -> int:
         from deepthinker_nb.kernel.local.orphans import remove_orphaned_dirs
 
@@ -41,5 +46,8 @@ class LocalBackend(KernelBackend):
             "kernel_name": self.kernel_name,
             "python": sys.version.split()[0],
             "executable": sys.executable,
+            "isolation": config.isolation,
+            "network": not config.network_disabled,
+            "disk_limit": config.disk_limit,
             "limits": config.limits.to_dict(),
         }

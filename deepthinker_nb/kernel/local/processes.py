@@ -6,6 +6,8 @@ import os
 import signal
 from pathlib import Path
 
+import psutil
+
 TOKEN_ENV = "DEEPTHINKER_KERNEL_TOKEN"
 
 
@@ -35,6 +37,19 @@ def pids_with_token(token: str) -> list[int]:
         if needle in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
+
+
+def sandboxed_kernel_pid(bwrap_pid: int) -> int | None:
+    """The host pid of the command bubblewrap runs: bwrap -> its PID-namespace init -> command.
+
+    The init's first child is the command; later children are orphans it adopted.
+    """
+    try:
+        (init,) = psutil.Process(bwrap_pid).children()
+        children = sorted(init.children(), key=lambda p: (p.create_time(), p.pid))
+    except (psutil.Error, ValueError):
+        return None
+    return children[0].pid if children else None
 
 
 def kill_token_holders(token: str) -> int:

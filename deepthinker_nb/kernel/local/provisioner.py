@@ -1,5 +1,5 @@
-"""The local kernel provisioner: ipykernel in a subprocess with a clean environment, its own
-working directory, rlimits and a process group that dies with it.
+"""The local kernel provisioner: ipykernel in Linux namespaces (bubblewrap), with a clean
+environment, its own working directory, rlimits, a disk budget and nothing left behind.
 
 It extends jupyter_client's LocalProvisioner, so papermill, nbclient and JupyterLab start it by
 kernelspec name exactly as they start any kernel; KernelSession passes a typed LocalConfig
@@ -8,6 +8,7 @@ through ``start_kernel(deepthinker_config=...)``.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -22,15 +23,29 @@ from traitlets import Dict, Integer, List, Unicode
 
 from deepthinker_nb.config.limits import ResourceLimits, format_size
 from deepthinker_nb.config.local import DEFAULT_ENV_ALLOWLIST, LocalConfig
+from deepthinker_nb.kernel.disk import DiskBudget
 from deepthinker_nb.kernel.local.environment import scrub_environment
 from deepthinker_nb.kernel.local.jail import jail_spec
 from deepthinker_nb.kernel.local.limits import RLIMITS_ENV, encode_limits
 from deepthinker_nb.kernel.local.orphans import remove_orphaned_dirs, temp_prefix
-from deepthinker_nb.kernel.local.processes import TOKEN_ENV, kill_group, kill_token_holders
+from deepthinker_nb.kernel.local.processes import (
+    TOKEN_ENV,
+    kill_group,
+    kill_token_holders,
+    sandboxed_kernel_pid,
+)
+from deepthinker_nb.kernel.local.sandbox import (
+    SandboxSpec,
+    bwrap_argv,
+    check_bubblewrap,
+    group_text,
+    passwd_text,
+)
 
 OUTPUT_LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
 FS_JAIL_ENV = "DEEPTHINKER_FS_JAIL"
 _gc_done_for_pid: int | None = None
+log = logging.getLogger("deepthinker_nb.kernel")
 _MEMORY_SIGNS = re.compile(
     r"MemoryError|Cannot allocate memory|bad_alloc|out of memory|Unable to allocate", re.I
 )
@@ -51,9 +66,16 @@ class LocalKernelProvisioner(LocalProvisioner):
         "listening on the network); 'tcp': loopback ports, jupyter_client's default."
     ).tag(config=True)
 
+    isolation = Unicode(
+        "namespaces", help="'namespaces' (bubblewrap), 'landlock' or 'none'; see LocalConfig."
+    ).tag(config=True)
+
     _workdir: Path | None = None
     _owns_workdir = False
     _state_dir: Path | None = None
+    _sandbox: SandboxSpec | None = None
+    _kernel_pid: int | None = None
+    _disk: DiskBudget | None = None
     _log_file: Any = None
     _token: str | None = None
     _exit_code: int | None = None
@@ -69,8 +91,14 @@ class LocalKernelProvisioner(LocalProvisioner):
         data_dirs = [Path(d) for d in kwargs.pop("deepthinker_data_dirs", None) or ()]
         if config is None:
             config = LocalConfig(limits=ResourceLimits.from_dict(dict(self.limits)),
-                                 env_allowlist=tuple(self.env_allowlist))
+                                 env_allowlist=tuple(self.env_allowlist),
+                                 isolation=self.isolation)
         self._config = config
+        if config.isolation == "namespaces":
+            check_bubblewrap()
+        elif config.isolation == "landlock":
+            log.warning("local kernel without namespaces (isolation='landlock'): it shares the "
+                        "host's network and process table")
 
         cwd = kwargs.get("cwd")
         if cwd:
@@ -81,11 +109,13 @@ class LocalKernelProvisioner(LocalProvisioner):
         self._workdir.mkdir(parents=True, exist_ok=True)
         kwargs["cwd"] = str(self._workdir)
         if self._state_dir is None:
+            # The state dir is the host's (log, passwd); only its sock/ is the kernel's.
             self._state_dir = Path(tempfile.mkdtemp(prefix=temp_prefix("state")))
+            self.socket_dir.mkdir(mode=0o700)
         km = self.parent
         if km is not None and self.transport == "ipc" and km.transport != "ipc":
             km.transport = "ipc"
-            km.ip = str(self._state_dir / "k")
+            km.ip = str(self.socket_dir / "k")
             km.cache_ports = False
 
         kwargs = await super().pre_launch(**kwargs)
@@ -102,13 +132,13 @@ class LocalKernelProvisioner(LocalProvisioner):
                 "TMPDIR": str(self._workdir / ".home" / "tmp"),
             }
         )
-        if config.filesystem_jail != "off":
+        if config.isolation != "none":
             extra[FS_JAIL_ENV] = jail_spec(
                 self._workdir, data_dirs,
                 connection_file=getattr(self.parent, "connection_file", None),
                 extra_read=config.extra_read_paths,
-                extra_write=(*config.extra_write_paths, str(self._state_dir)),
-                required=config.filesystem_jail == "required",
+                extra_write=(*config.extra_write_paths, str(self.socket_dir)),
+                required=config.isolation == "landlock",
             )
         host_env = kwargs.get("env") or os.environ
         kwargs["env"] = scrub_environment(
@@ -118,7 +148,26 @@ class LocalKernelProvisioner(LocalProvisioner):
             if key in host_env:
                 kwargs["env"][key] = host_env[key]
         (self._workdir / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
+        self._sandbox = self._sandbox_spec(config, data_dirs) \
+            if config.isolation == "namespaces" else None
         return kwargs
+
+    def _sandbox_spec(self, config: LocalConfig, data_dirs: list[Path]) -> SandboxSpec:
+        assert self._state_dir is not None and self._workdir is not None
+        passwd = self._state_dir / "passwd"
+        passwd.write_text(passwd_text(self._workdir / ".home"), encoding="utf-8")
+        (self._state_dir / "group").write_text(group_text(), encoding="utf-8")
+        connection_file = getattr(self.parent, "connection_file", None)
+        return SandboxSpec(
+            workdir=self._workdir,
+            socket_dir=self.socket_dir,
+            read_only=(*data_dirs, *map(Path, config.extra_read_paths),
+                       *([Path(connection_file)] if connection_file else [])),
+            read_write=tuple(map(Path, config.extra_write_paths)),
+            network=not config.network_disabled,
+            tmp_size=int(config.tmpfs_size),
+            passwd_file=passwd,
+        )
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         assert self._state_dir is not None, "pre_launch creates the state dir"
@@ -128,9 +177,59 @@ class LocalKernelProvisioner(LocalProvisioner):
         kwargs.setdefault("stderr", self._log_file)
         self._exit_code = None
         self._peak_vm = 0
-        return await super().launch_kernel(cmd, **kwargs)
+        self._kernel_pid = None
+        if self._sandbox is not None:
+            cmd = bwrap_argv(self._sandbox, cmd, bwrap=check_bubblewrap())
+        info = await super().launch_kernel(cmd, **kwargs)
+        self._start_disk_budget()
+        return info
+
+    def _start_disk_budget(self) -> None:
+        config = self._config
+        if config is None or config.disk_limit is None or self._workdir is None:
+            return
+        if self._disk is None:
+            roots = [self._workdir, self.socket_dir, *map(Path, config.extra_write_paths)]
+            self._disk = DiskBudget(roots, int(config.disk_limit), self._stop_for_disk)
+        else:
+            self._disk.rearm()
+        self._disk.start()
+
+    def _stop_for_disk(self) -> None:
+        """Called from the watcher thread: SIGKILL the sandbox (or the group) at once."""
+        kill_group(self.pgid)
+        if self._token:
+            kill_token_holders(self._token)
 
     _peak_vm = 0
+
+    @property
+    def socket_dir(self) -> Path:
+        assert self._state_dir is not None, "pre_launch creates the state dir"
+        return self._state_dir / "sock"
+
+    @property
+    def kernel_pid(self) -> int | None:
+        """The host pid of ipykernel itself: in the sandbox it is a grandchild of bwrap."""
+        if self._sandbox is None:
+            return self.pid
+        if self._kernel_pid is None and self.pid:
+            self._kernel_pid = sandboxed_kernel_pid(self.pid)
+        return self._kernel_pid
+
+    async def send_signal(self, signum: int) -> None:
+        """An interrupt goes to ipykernel itself: bubblewrap does not pass signals on."""
+        if self._sandbox is None or signum == signal.SIGKILL:
+            await super().send_signal(signum)
+            return
+        pid = self.kernel_pid
+        if pid is None:
+            await super().send_signal(signum)
+            return
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
 
     async def poll(self) -> int | None:
         code = await super().poll()
@@ -145,7 +244,7 @@ class LocalKernelProvisioner(LocalProvisioner):
         """Remember the kernel's peak address space: after a crash it tells whether the memory
         limit was the cause. Sessions poll while a cell is quiet, so this costs one small read."""
         try:
-            with open(f"/proc/{self.pid}/status", "rb") as handle:
+            with open(f"/proc/{self.kernel_pid}/status", "rb") as handle:
                 for line in handle:
                     if line.startswith(b"VmPeak:"):
                         self._peak_vm = max(self._peak_vm, int(line.split()[1]) * 1024)
@@ -167,6 +266,9 @@ class LocalKernelProvisioner(LocalProvisioner):
         self._close_log()
         await super().cleanup(restart=restart)
         if not restart:
+            if self._disk is not None:
+                self._disk.stop()
+                self._disk = None
             if self._owns_workdir and self._workdir is not None:
                 shutil.rmtree(self._workdir, ignore_errors=True)
             if self._state_dir is not None:
@@ -195,7 +297,11 @@ class LocalKernelProvisioner(LocalProvisioner):
         code = self._exit_code
         if code is None:
             return None
+        if self._disk is not None and self._disk.exceeded:
+            return f"killed: {self._disk.reason()}"
         limits = self._config.limits if self._config else ResourceLimits()
+        if self._sandbox is not None and code > 128:
+            code = -(code - 128)  # bubblewrap exits 128+N for a kernel killed by signal N
         if code < 0:
             try:
                 name = signal.Signals(-code).name
