@@ -20,3 +20,16 @@ if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
+
+# Local kernels run inside Linux namespaces made by bubblewrap; install it where we can.
+if ! command -v bwrap >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing bubblewrap (the local kernels' sandbox)" >&2
+        { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap \
+          || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }
+        } >/dev/null 2>&1 || echo "bootstrap: could not install bubblewrap" >&2
+    else
+        echo "bootstrap: bubblewrap (bwrap) is missing and local kernels need it:" \
+             "sudo apt-get install bubblewrap (or dnf/pacman install bubblewrap)" >&2
+    fi
+fi

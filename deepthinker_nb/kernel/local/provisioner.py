@@ -15,6 +15,7 @@ import shutil
 import signal
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from deepthinker_nb.kernel.local.processes import (
     sandboxed_kernel_pid,
 )
 from deepthinker_nb.kernel.local.sandbox import (
+    PRIVATE_WRITABLE,
     SandboxSpec,
     bwrap_argv,
     check_bubblewrap,
@@ -49,6 +51,14 @@ log = logging.getLogger("deepthinker_nb.kernel")
 _MEMORY_SIGNS = re.compile(
     r"MemoryError|Cannot allocate memory|bad_alloc|out of memory|Unable to allocate", re.I
 )
+
+
+def _with_disk_cap(config: LocalConfig) -> ResourceLimits:
+    """No single file may be larger than the disk budget: the kernel stops that one itself."""
+    limits, budget = config.limits, config.disk_limit
+    if budget is not None and (limits.file_size is None or int(limits.file_size) > budget):
+        return replace(limits, file_size=budget)
+    return limits
 
 
 class LocalKernelProvisioner(LocalProvisioner):
@@ -124,7 +134,7 @@ class LocalKernelProvisioner(LocalProvisioner):
         extra.update(dict(config.env))
         extra.update(
             {
-                RLIMITS_ENV: encode_limits(config.limits),
+                RLIMITS_ENV: encode_limits(_with_disk_cap(config)),
                 OUTPUT_LIMIT_ENV: str(self.output_limit),
                 "DEEPTHINKER_PARENT_WATCH": "1",
                 TOKEN_ENV: self._token,
@@ -137,7 +147,8 @@ class LocalKernelProvisioner(LocalProvisioner):
                 self._workdir, data_dirs,
                 connection_file=getattr(self.parent, "connection_file", None),
                 extra_read=config.extra_read_paths,
-                extra_write=(*config.extra_write_paths, str(self.socket_dir)),
+                extra_write=(*config.extra_write_paths, str(self.socket_dir),
+                             *(PRIVATE_WRITABLE if config.isolation == "namespaces" else ())),
                 required=config.isolation == "landlock",
             )
         host_env = kwargs.get("env") or os.environ

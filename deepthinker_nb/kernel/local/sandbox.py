@@ -41,6 +41,8 @@ ETC_FILES = (
 )
 """What Python and the usual data-science libraries read from ``/etc``; nothing with secrets."""
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
+PRIVATE_WRITABLE = ("/tmp", "/dev/shm")
+"""Size-limited tmpfs mounts of the sandbox's own: writing there reaches nothing of the host."""
 HOW_TO_FIX = (
     "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap), use the docker backend "
     "(--backend docker), or opt out explicitly with LocalConfig(isolation='landlock')"
@@ -153,8 +155,8 @@ def bwrap_argv(spec: SandboxSpec, command: Sequence[str], *, bwrap: str = "bwrap
         elif host.is_dir():
             argv += ["--ro-bind", name, name]
     argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(spec.tmp_size), "--tmpfs", "/dev/shm",
-             "--size", str(spec.tmp_size), "--tmpfs", "/tmp"]
+             "--perms", "1777", "--size", str(spec.tmp_size), "--tmpfs", "/dev/shm",
+             "--perms", "1777", "--size", str(spec.tmp_size), "--tmpfs", "/tmp"]
     for name in ETC_FILES:
         path = Path("/etc") / name
         if path.exists():
