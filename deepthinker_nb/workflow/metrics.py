@@ -1,7 +1,9 @@
 """Held-out metrics, computed on the host from the predictions file the kernel wrote.
 
 Nothing the kernel prints or writes other than the predictions file is read, so a cell cannot
-report its own score. The file format is CSV ``row_id,prediction[,proba_<class>...]``.
+report its own score. The file format is CSV ``row_id,prediction[,proba_<class>...]``. The file is
+opened as untrusted (``deepthinker_nb.untrusted``): a link, a FIFO, a device or an oversized file
+is refused with a message naming the problem, never with the file's content.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import numpy as np
 import pandas as pd
 
 from deepthinker_nb.errors import DeepThinkerError
+from deepthinker_nb.untrusted import StrPath, UntrustedFileError, open_untrusted
 from deepthinker_nb.workflow.data import ROW_ID, label_key
 
 PROBA_PREFIX = "proba_"
 PRIMARY_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
 _PROBA_TOLERANCE = 1e-6
 _SUM_TOLERANCE = 0.01
-_MAX_PREDICTIONS_BYTES = 256 * 1024 * 1024
+PREDICTIONS_MAX_BYTES = 256 * 1024 * 1024
 
 
 class PredictionError(DeepThinkerError, ValueError):
@@ -81,8 +84,10 @@ def blend_score(metric_score: float, council_score: float | None, metric_weight:
 class MetricComputer:
     """Validates a predictions file against the held-out ids and computes the metrics."""
 
-    def __init__(self, task_type: str, test_labels: pd.Series, classes: list[str] | None = None):
+    def __init__(self, task_type: str, test_labels: pd.Series, classes: list[str] | None = None,
+                 *, max_bytes: int = PREDICTIONS_MAX_BYTES):
         self.task_type = task_type
+        self.max_bytes = max_bytes
         self._labels = test_labels
         self._ids = set(int(i) for i in test_labels.index)
         if task_type == "classification":
@@ -96,20 +101,26 @@ class MetricComputer:
         return len(self._labels)
 
     # -- validation ------------------------------------------------------------------------------
-    def read(self, path: str | Path) -> pd.DataFrame:
+    def read(self, path: StrPath, *, root: StrPath | None = None) -> pd.DataFrame:
+        """Read and validate the predictions at ``path``; ``root`` is the kernel-writable dir
+        it lies in (no symlinked directory between the two is followed)."""
         path = Path(path)
-        if not path.is_file():
-            raise PredictionError(
-                f"no predictions file at PREDICTIONS_PATH ({path.name}); the code must write a CSV "
-                f"with columns {ROW_ID},prediction to PREDICTIONS_PATH"
-            )
-        if path.stat().st_size > _MAX_PREDICTIONS_BYTES:
-            raise PredictionError("the predictions file is larger than 256 MB; write one row per "
-                                  "test row")
         try:
-            frame = pd.read_csv(path)
-        except Exception as exc:
-            raise PredictionError(f"cannot read the predictions file as CSV: {exc}".splitlines()[0])
+            handle = open_untrusted(path, root=root, max_bytes=self.max_bytes)
+        except UntrustedFileError as exc:
+            if exc.kind == "missing":
+                raise PredictionError(
+                    f"no predictions file at PREDICTIONS_PATH ({path.name}); the code must write "
+                    f"a CSV with columns {ROW_ID},prediction to PREDICTIONS_PATH")
+            raise _refused(exc)
+        with handle:
+            try:
+                frame = pd.read_csv(handle)
+            except UntrustedFileError as exc:  # it grew past the cap while pandas read it
+                raise _refused(exc)
+            except Exception as exc:
+                raise PredictionError(
+                    f"cannot read the predictions file as CSV: {exc}".splitlines()[0])
         return self.validate(frame)
 
     def validate(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -120,13 +131,13 @@ class MetricComputer:
             if column not in frame.columns:
                 raise PredictionError(
                     f"the predictions file has no {column!r} column (columns: "
-                    f"{list(frame.columns)[:10]}); write {ROW_ID},prediction"
+                    f"{_few(frame.columns, 10)}); write {ROW_ID},prediction"
                 )
         extra = [c for c in frame.columns
                  if c not in (ROW_ID, "prediction") and not c.startswith(PROBA_PREFIX)]
         if extra:
-            raise PredictionError(f"unexpected columns {extra[:5]}; allowed: {ROW_ID}, prediction, "
-                                  f"{PROBA_PREFIX}<class>")
+            raise PredictionError(f"unexpected columns {_few(extra)}; allowed: {ROW_ID}, "
+                                  f"prediction, {PROBA_PREFIX}<class>")
         if len(frame) != self.n:
             raise PredictionError(
                 f"the predictions file has {len(frame)} rows; expected one per test row ({self.n})"
@@ -160,7 +171,7 @@ class MetricComputer:
             unknown_labels = sorted(set(frame["prediction"]) - set(self.classes))
             if unknown_labels:
                 raise PredictionError(
-                    f"predicted labels {unknown_labels[:5]} are not classes of the training "
+                    f"predicted labels {_few(unknown_labels)} are not classes of the training "
                     f"target (classes: {self.classes[:10]})"
                 )
             frame = self._validate_probabilities(frame)
@@ -179,7 +190,7 @@ class MetricComputer:
             raise PredictionError(
                 "probability columns must be one per class"
                 + (f"; missing {missing[:5]}" if missing else "")
-                + (f"; unknown {unknown[:5]}" if unknown else "")
+                + (f"; unknown {_few(unknown)}" if unknown else "")
             )
         values = frame[sorted(wanted)].apply(pd.to_numeric, errors="coerce")
         if values.isna().any().any():
@@ -196,10 +207,12 @@ class MetricComputer:
         return frame
 
     # -- metrics ---------------------------------------------------------------------------------
-    def compute(self, predictions: str | Path | pd.DataFrame) -> MetricResult:
-        """Validate and score; raises PredictionError for a malformed file."""
+    def compute(self, predictions: StrPath | pd.DataFrame, *,
+                root: StrPath | None = None) -> MetricResult:
+        """Validate and score (``root``: see :meth:`read`); raises PredictionError for a
+        malformed or refused file."""
         frame = (self.validate(predictions) if isinstance(predictions, pd.DataFrame)
-                 else self.read(predictions))
+                 else self.read(predictions, root=root))
         if self.task_type == "classification":
             return self._classification(frame)
         return self._regression(frame)
@@ -256,6 +269,18 @@ class MetricComputer:
         }
         return MetricResult("regression", metrics, PRIMARY_METRIC["regression"], len(frame),
                             quality_score(metrics, "regression"))
+
+
+def _few(values: Any, count: int = 5, width: int = 40) -> str:
+    """Up to ``count`` names from the file for the coder's feedback, each clipped to ``width``
+    characters, so a huge header cannot flood the feedback."""
+    shown = [str(v) for v in list(values)[:count]]
+    return repr([v if len(v) <= width else v[:width] + "..." for v in shown])
+
+
+def _refused(exc: UntrustedFileError) -> PredictionError:
+    return PredictionError(f"the predictions file at PREDICTIONS_PATH was refused: {exc.reason}; "
+                           "write a regular CSV file there (no links, no special files)")
 
 
 def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:

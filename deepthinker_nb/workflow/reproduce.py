@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from deepthinker_nb.config import DataConfig
+from deepthinker_nb.untrusted import unlink_untrusted
 from deepthinker_nb.workflow.data import DataError, file_sha256, load_and_split
 from deepthinker_nb.workflow.metrics import MetricComputer, PredictionError
 
@@ -43,7 +44,8 @@ def host_metrics(run: Any, run_dir: str | os.PathLike[str]) -> dict[str, float]:
         return {}
     run_path = Path(run_dir)
     try:
-        return _computer(run_path).compute(run_path / RUN_PREDICTIONS).metrics
+        return _computer(run_path).compute(run_path / RUN_PREDICTIONS,
+                                           root=run_path / "work").metrics
     except PredictionError:
         return {}
 
@@ -54,7 +56,6 @@ def reproduce_run(run_dir: str | os.PathLike[str], *, pool: Any = None) -> Any:
 
     run_path = Path(run_dir)
     _computer(run_path)  # fail now, clearly, if the labels cannot be re-derived
-    predictions = run_path / RUN_PREDICTIONS
-    if predictions.exists():
-        predictions.unlink()  # the re-run must write its own
+    # The re-run must write its own predictions (whatever is there, even a link, goes).
+    unlink_untrusted(run_path / RUN_PREDICTIONS, root=run_path / "work")
     return reproduce(run_path, metrics_fn=host_metrics, pool=pool)

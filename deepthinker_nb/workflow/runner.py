@@ -32,6 +32,7 @@ import nbformat
 from deepthinker_nb.config import DataConfig, IterationConfig, LocalConfig
 from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.kernel.backend import get_backend
+from deepthinker_nb.untrusted import UntrustedFileError, make_untrusted_dir
 from deepthinker_nb.workflow.councils import Councils
 from deepthinker_nb.workflow.councils.base import (
     Attempt,
@@ -295,10 +296,17 @@ class WorkflowRunner:
         cells = [str(c) for c in proposal.cells]
         work = self.run_dir / "work" / f"{index:02d}"
         predictions = work / PREDICTIONS_FILE
+        try:
+            parameters = self._parameters(work)
+        except UntrustedFileError as exc:  # an earlier kernel planted something in its place
+            return IterationRecord(index, cells, proposal.model, proposal.rationale, "error",
+                                   f"work dir refused: {exc}",
+                                   feedback=f"The work dir was refused: {exc}",
+                                   duration=time.perf_counter() - started)
         header = f"## Iteration {index}: {proposal.model or 'code'}\n\n{proposal.rationale}"
         nb = build_notebook(
             [CellSpec(header, "markdown"), *(CellSpec(c, tags=("model",)) for c in cells)],
-            parameters=self._parameters(work),
+            parameters=parameters,
             kernel_name=self._kernel_name(),
             metadata={"deepthinker": {"run_id": self.result.run_id, "iteration": index}},
         )
@@ -382,7 +390,8 @@ class WorkflowRunner:
             if status == "ok":
                 computer = MetricComputer(split.task_type, data.test_labels, split.classes)
                 try:
-                    metric_result = computer.compute(work / PREDICTIONS_FILE)
+                    metric_result = computer.compute(work / PREDICTIONS_FILE,
+                                                     root=self.run_dir / "work")
                 except PredictionError as exc:
                     status, error = "invalid_predictions", str(exc)
             metrics = dict(metric_result.metrics) if metric_result else {}
@@ -482,9 +491,11 @@ class WorkflowRunner:
     def _finish_run_notebook(self, result: WorkflowResult, run_metrics: dict[str, float],
                              metric_result: MetricResult | None) -> None:
         """Append what only the host knows (it needs the labels) to the executed run.ipynb."""
+        from deepthinker_nb.notebook.io import read_notebook, write_notebook
+
         path = self.run_dir / "run.ipynb"
         if result.run_notebook is not None and path.exists():
-            executed = nbformat.read(path, as_version=4)
+            executed = read_notebook(path)
             if result.simulation is not None:
                 executed.cells.append(nbformat.v4.new_markdown_cell(
                     result.simulation.to_markdown()
@@ -495,8 +506,6 @@ class WorkflowRunner:
                 "loop_best_metrics": result.best_metrics, "reproduced": result.reproduced,
             })
             nbformat.validate(executed)
-            from deepthinker_nb.notebook.io import write_notebook
-
             write_notebook(executed, path)
 
     def _report(self, result: WorkflowResult) -> None:
@@ -573,15 +582,16 @@ class WorkflowRunner:
         if run.status != "ok":
             return run.status, _failure_text(run, self.data_config.execution_timeout), None, stdout
         try:
-            metric_result = computer.compute(predictions)
+            metric_result = computer.compute(predictions, root=self.run_dir / "work")
         except PredictionError as exc:
             return "invalid_predictions", str(exc), None, stdout
         return "ok", None, metric_result, stdout
 
     def _parameters(self, work: Path, data_dir: Path | None = None) -> dict[str, Any]:
-        work.mkdir(parents=True, exist_ok=True)
-        if self.backend == "docker":  # the container's non-root user writes predictions here
-            work.chmod(0o777)
+        # work/ is kernel-writable: a symlink planted where this dir belongs is refused, not
+        # followed (the container's non-root user writes its predictions here: mode 0o777).
+        make_untrusted_dir(work, root=self.run_dir / "work",
+                           mode=0o777 if self.backend == "docker" else None)
         data_dir = data_dir or self.run_dir / "data"
         return {
             "DATA_PATH": str(data_dir / "train.csv"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,6 +108,71 @@ def test_missing_and_unreadable_files(tmp_path):
     bad.write_bytes(b"\x00\x01\x02")
     with pytest.raises(PredictionError):
         _computer().compute(bad)
+
+
+def test_a_predictions_file_on_disk_is_read_and_scored(tmp_path):
+    path = tmp_path / "work" / "01" / "predictions.csv"
+    path.parent.mkdir(parents=True)
+    _preds().to_csv(path, index=False)
+    assert _computer().compute(path, root=tmp_path / "work").score == 10.0
+
+
+REFUSED = {
+    "symlink": (lambda p, host: p.symlink_to(host), "a symlink"),
+    "FIFO": (lambda p, host: os.mkfifo(p), r"not a regular file \(a FIFO\)"),
+    "/dev/zero": (lambda p, host: p.symlink_to("/dev/zero"), "a symlink"),
+    "hard link": (lambda p, host: os.link(host, p), "a hard link"),
+    "directory": (lambda p, host: p.mkdir(), r"not a regular file \(a directory\)"),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_a_planted_predictions_file_is_refused_naming_the_problem(tmp_path, case):
+    """Whatever the kernel left at PREDICTIONS_PATH, the host neither hangs nor reads a host
+    file through it, and the error names the problem without quoting any content."""
+    host = tmp_path / "host.csv"
+    secret = "secret-e41d-" + case.replace(" ", "-")
+    _preds(pred=[secret] * 6).to_csv(host, index=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    plant, problem = REFUSED[case]
+    plant(work / "predictions.csv", host)
+    with pytest.raises(PredictionError, match="predictions file at PREDICTIONS_PATH was "
+                                              "refused: " + problem) as info:
+        _computer().compute(work / "predictions.csv", root=work)
+    assert secret not in str(info.value)
+
+
+def test_predictions_behind_a_symlinked_directory_are_refused(tmp_path):
+    host_dir = tmp_path / "host"
+    host_dir.mkdir()
+    _preds().to_csv(host_dir / "predictions.csv", index=False)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "01").symlink_to(host_dir, target_is_directory=True)
+    with pytest.raises(PredictionError, match="directory '01' on its path is a symlink"):
+        _computer().compute(tmp_path / "work" / "01" / "predictions.csv", root=tmp_path / "work")
+
+
+def test_an_oversized_predictions_file_is_refused(tmp_path):
+    path = tmp_path / "predictions.csv"
+    with open(path, "wb") as handle:
+        handle.truncate(2 * 1024**3)  # sparse
+    with pytest.raises(PredictionError, match=r"too large \(2147483648 bytes > 268435456\)"):
+        _computer().compute(path)
+    small = MetricComputer("classification", LABELS, ["a", "b", "c"], max_bytes=16)
+    _preds().to_csv(path, index=False)
+    with pytest.raises(PredictionError, match=r"too large \(\d+ bytes > 16\)"):
+        small.compute(path)
+
+
+def test_validation_errors_show_few_and_short_column_names(tmp_path):
+    path = tmp_path / "predictions.csv"
+    header = ",".join(f"{'c' * 500}{i}" for i in range(50))
+    path.write_text(header + "\n" + ",".join("1" * 50) + "\n")
+    with pytest.raises(PredictionError, match="no 'row_id' column") as info:
+        _computer().compute(path)
+    assert len(str(info.value)) < 800
 
 
 def test_regression_predictions_must_be_finite():
