@@ -246,7 +246,9 @@ def execute_notebook(
         _release(pool, session)
 
     if nb_out is None and output.exists():
-        nb_out = nbformat.read(output, as_version=4)  # papermill saved it before raising
+        from deepthinker_nb.notebook.io import read_notebook
+
+        nb_out = read_notebook(output)  # papermill saved it before raising
     elif nb_out is None:
         nb_out = nb_in
         from deepthinker_nb.notebook.io import write_notebook

@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader (or a crash) never sees half a notebook or manifest."""
+"""Notebook files on disk: atomic writes (a reader or a crash never sees half a notebook or
+manifest) and reads that treat the file as something a kernel may have tampered with."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+
+from deepthinker_nb.untrusted import StrPath, UntrustedFileError, read_untrusted_text
+
+NOTEBOOK_MAX_BYTES = 256 * 1024 * 1024
+"""The largest notebook the host reads back (outputs are capped per cell, so runs stay far
+below this)."""
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -34,5 +41,15 @@ def write_notebook(nb: nbformat.NotebookNode, path: str | os.PathLike[str]) -> P
     return atomic_write_text(path, nbformat.writes(nb, version=4))
 
 
-def read_notebook(path: str | os.PathLike[str]) -> nbformat.NotebookNode:
-    return nbformat.read(os.fspath(path), as_version=4)
+def read_notebook(path: StrPath, *, root: StrPath | None = None,
+                  max_bytes: int = NOTEBOOK_MAX_BYTES) -> nbformat.NotebookNode:
+    """Read a notebook the host wrote earlier (an executed or recorded notebook, possibly in a
+    kernel's working dir) as untrusted: a link, a special or an oversized file is refused (see
+    ``deepthinker_nb.untrusted``), and a file that is not a notebook is an error that does not
+    quote it (nbformat's own errors do)."""
+    text = read_untrusted_text(path, root=root, max_bytes=max_bytes)
+    try:
+        return nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises several types for bad JSON or schema
+        raise UntrustedFileError(path, "invalid", f"not a valid notebook ({type(exc).__name__})"
+                                 ) from None

@@ -1,13 +1,17 @@
-"""HTML export of executed notebooks with nbconvert; plots stay inside the one file."""
+"""HTML export of executed notebooks with nbconvert; plots stay inside the one file.
+
+The notebook holds what a kernel produced, so the host reads nothing else: the notebook itself is
+read as untrusted, and nbconvert's ``embed_images`` is off. That option makes nbconvert read any
+file a markdown cell or a kernel's ``text/markdown`` output names (``![](leak.png)``, following
+symlinks) into the HTML; plots need no files, they are base64 outputs inside the notebook.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import nbformat
-
-from deepthinker_nb.notebook.io import atomic_write_text
+from deepthinker_nb.notebook.io import atomic_write_text, read_notebook
 
 
 def export_html(
@@ -16,14 +20,15 @@ def export_html(
     *,
     exclude_input: bool = False,
 ) -> Path:
-    """Render the notebook to a self-contained HTML file (images as base64 data URIs) and
-    return its path (default: next to the notebook, ``.html``)."""
+    """Render the notebook to a self-contained HTML file (plots as base64 data URIs; images that
+    markdown names by path stay links, never read from disk) and return its path (default: next
+    to the notebook, ``.html``)."""
     from nbconvert import HTMLExporter  # heavy import, only when exporting
 
     source = Path(notebook_path)
     target = Path(html_path) if html_path is not None else source.with_suffix(".html")
-    nb = nbformat.read(source, as_version=4)
-    exporter = HTMLExporter(embed_images=True, exclude_input=exclude_input)
+    nb = read_notebook(source)
+    exporter = HTMLExporter(embed_images=False, exclude_input=exclude_input)
     resources = {"metadata": {"name": source.stem}}
     body, _resources = exporter.from_notebook_node(nb, resources=resources)
     return atomic_write_text(target, body)

@@ -18,6 +18,7 @@ from typing import Any
 
 import nbformat
 
+from deepthinker_nb.notebook.io import read_notebook
 from deepthinker_nb.report.manifest import read_manifest
 
 METRICS_MARKER = "DEEPTHINKER_METRICS:"
@@ -143,13 +144,15 @@ def reproduce(
         manifest = {}
     settings = dict(manifest.get("reproduce") or {})
 
+    # Read once, as untrusted (it holds what a kernel produced); the re-run executes this copy.
+    recorded = read_notebook(source)
     expected = _lookup(manifest, metrics_key)
     if not isinstance(expected, Mapping):
-        expected = extract_marked_metrics(nbformat.read(source, as_version=4)) or {}
+        expected = extract_marked_metrics(recorded) or {}
     run_parameters = dict(settings.get("parameters") or {})
     run_parameters.update(parameters or {})
     run = execute_notebook(
-        source,
+        recorded,
         target,
         parameters=run_parameters or None,
         backend=settings.get("backend", "local"),
