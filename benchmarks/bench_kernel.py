@@ -4,7 +4,10 @@
      BlockingKernelClient.execute_interactive on the same kind of kernel (target ratio <= 1.10);
   2. time to the first result of "import pandas, sklearn; 1+1" from a warm preloaded pool vs a
      cold raw jupyter_client start (target: pool p95 <= 50 ms and >= 30x faster);
-  3. throughput of 4 concurrent sessions vs 1.
+  3. throughput of 4 concurrent sessions vs 1;
+  4. the namespace sandbox (bubblewrap, the default) vs the local kernel without it (Landlock
+     only, the default before it): cold start to a first result (target <= 1.15x), per-cell
+     round trip (<= 1.05x) and warm-pool acquire (unchanged).
 
 Run: .venv/bin/python benchmarks/bench_kernel.py [--cells 500] [--starts 5]
 """
@@ -22,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _stats import ms, summary
 from jupyter_client import KernelManager
 
-from deepthinker_nb import AsyncKernelSession, KernelPool, KernelSession
+from deepthinker_nb import AsyncKernelSession, KernelPool, KernelSession, LocalConfig
 from deepthinker_nb.kernel.specs import DeepThinkerKernelSpecManager
 
 FIRST_RESULT = "import pandas, sklearn; 1+1"
@@ -136,14 +139,73 @@ def bench_throughput(cells: int) -> None:
           "(bounded by the machine's cores)")
 
 
+SANDBOXES = {"namespaces": LocalConfig(isolation="namespaces"),
+             "landlock": LocalConfig(isolation="landlock")}
+
+
+def bench_sandbox(starts: int, cells: int) -> None:
+    """Every measure interleaves the two kinds of kernel, so both see the same machine load."""
+    cold: dict[str, list[float]] = {name: [] for name in SANDBOXES}
+    for _ in range(starts):
+        for name, config in SANDBOXES.items():
+            t = time.perf_counter()
+            with KernelSession(scan=False, config=config) as session:
+                assert session.execute("1+1").success
+                cold[name].append(time.perf_counter() - t)
+    sessions = {name: KernelSession(scan=False, config=c).start() for name, c in SANDBOXES.items()}
+    cell: dict[str, list[float]] = {name: [] for name in SANDBOXES}
+    try:
+        for _ in range(20):
+            for session in sessions.values():
+                session.execute("1+1")
+        for _ in range(cells):
+            for name, session in sessions.items():
+                t = time.perf_counter()
+                session.execute("1+1")
+                cell[name].append(time.perf_counter() - t)
+    finally:
+        for session in sessions.values():
+            session.shutdown()
+    acquire: dict[str, list[float]] = {name: [] for name in SANDBOXES}
+    pools = {name: KernelPool(1, config=c, scan=False) for name, c in SANDBOXES.items()}
+    try:
+        for pool in pools.values():
+            pool.start(wait=True)
+        for _ in range(starts * 2):
+            for name, pool in pools.items():
+                while pool.ready_count < 1:
+                    time.sleep(0.05)
+                time.sleep(0.2)
+                t = time.perf_counter()
+                session = pool.acquire()
+                assert session.execute("1+1").success
+                acquire[name].append(time.perf_counter() - t)
+                pool.release(session)
+    finally:
+        for pool in pools.values():
+            pool.close()
+    print("[sandbox] namespaces (bubblewrap, default) vs landlock only (the earlier default)")
+    for label, data, target in (("cold start to 1+1", cold, "1.15"),
+                                ("per-cell 1+1", cell, "1.05"),
+                                ("warm-pool acquire + 1+1", acquire, "unchanged")):
+        ns, ll = summary(data["namespaces"]), summary(data["landlock"])
+        print(f"  {label:26s} namespaces median {ms(ns['median'])}  landlock median "
+              f"{ms(ll['median'])}  ratio {ns['median'] / ll['median']:.3f}  (target {target})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=500)
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--only", choices=("latency", "first", "throughput", "sandbox"))
     args = parser.parse_args()
+    if args.only == "sandbox":
+        bench_sandbox(max(args.starts, 8), args.cells)
+        return
     bench_latency(args.cells)
     bench_first_result(args.starts)
     bench_throughput(max(50, args.cells // 5))
+    bench_sandbox(max(args.starts, 8), args.cells)
 
 
 if __name__ == "__main__":
