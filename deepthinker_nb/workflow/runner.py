@@ -369,10 +369,16 @@ class WorkflowRunner:
             data_dir = self.run_dir / "data" / "scenarios" / safe
             write_split_files(data_dir, data.train, data.test_features)
             work = self.run_dir / "work" / "simulation" / safe
+            try:
+                parameters = self._parameters(work, data_dir)
+            except UntrustedFileError as exc:  # a kernel planted something in its place
+                outcomes[number] = ScenarioResult(scenario, "error",
+                                                  error=f"work dir refused: {exc}")
+                continue
             tag = f"scenario-{number}"
             cells.append(CellSpec(f"## Scenario {number}: {scenario.name}\n\n"
                                   f"{scenario.description}", "markdown"))
-            cells.append(CellSpec(parameters_source(self._parameters(work, data_dir)),
+            cells.append(CellSpec(parameters_source(parameters),
                                   tags=(tag, "scenario-parameters")))
             cells += [CellSpec(c, tags=(tag, "model", "raises-exception"))
                       for i, c in enumerate(best.cells) if i not in best.diagnostic_cells]
@@ -465,7 +471,15 @@ class WorkflowRunner:
         cells.append(CellSpec(_evaluation_markdown(result), "markdown"))
         cells.append(CellSpec(_score_plot_cell(result), tags=("evaluation",)))
         work = self.run_dir / "work" / "run"
-        nb = build_notebook(cells, parameters=self._parameters(work),
+        try:
+            parameters = self._parameters(work)
+        except UntrustedFileError as exc:  # a kernel planted something in its place
+            self._manifest["run_notebook"] = {"path": None, "status": "error",
+                                              "error": f"work dir refused: {exc}",
+                                              "metrics": {}, "reproduced": False}
+            self._manifest["reproduced"] = result.reproduced = False
+            return {}, None
+        nb = build_notebook(cells, parameters=parameters,
                             kernel_name=self._kernel_name(),
                             metadata={"deepthinker": {"run_id": result.run_id}})
         path = self.run_dir / "run.ipynb"

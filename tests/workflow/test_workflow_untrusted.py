@@ -80,3 +80,35 @@ def test_planted_links_fifos_and_devices_fail_iterations_and_leak_nothing(
     assert shown and not any(secret in text for text in shown)
     # The host dir was neither written nor chmodded through the planted link.
     assert sorted((p.name, p.stat().st_mode) for p in host_dir.iterdir()) == host_before
+
+
+@pytest.mark.timeout(280)
+def test_links_planted_where_later_notebooks_work_are_refused_not_followed(
+        iris_config, make_runner, tmp_path):
+    """A pooled local kernel may write anywhere under work/: links it leaves where the
+    simulation and run.ipynb will work fail those notebooks, and the host creates nothing in
+    the directory they point to."""
+    host_dir = tmp_path / "host"
+    host_dir.mkdir()
+    (host_dir / "notes.txt").write_text("host notes\n")
+    host_before = sorted((p.name, p.stat().st_mode) for p in host_dir.iterdir())
+    plant = MAJORITY_CELL + (
+        "import os\n"
+        "work = os.path.dirname(os.path.dirname(PREDICTIONS_PATH))\n"
+        f"os.symlink({str(host_dir)!r}, os.path.join(work, 'run'))\n"
+        f"os.symlink({str(host_dir)!r}, os.path.join(work, 'simulation'))\n"
+    )
+    result = make_runner(iris_config, ScriptedCoder(plant), scan=False, simulate=True,
+                         max_iterations=1).run("classify iris")
+    print("\n" + result.summary())
+
+    assert [r.status for r in result.iterations] == ["ok"]
+    assert result.status == "complete" and result.best_iteration == 1
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["run_notebook"]["status"] == "error"
+    assert "'run' on its path is a symlink" in manifest["run_notebook"]["error"]
+    assert result.reproduced is False and result.run_notebook is None
+    scenarios = result.simulation.results
+    assert scenarios and all(s.status == "error" and "'simulation' on its path is a symlink"
+                             in (s.error or "") for s in scenarios)
+    assert sorted((p.name, p.stat().st_mode) for p in host_dir.iterdir()) == host_before
