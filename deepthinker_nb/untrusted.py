@@ -245,6 +245,7 @@ def _os_error(path: StrPath, exc: OSError) -> UntrustedFileError:
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "StrPath",
     "UntrustedFileError",
     "make_untrusted_dir",
     "open_untrusted",
