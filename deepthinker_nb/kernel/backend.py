@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 from deepthinker_nb.errors import BackendUnavailableError, ConfigError
 
 ENTRY_POINT_GROUP = "deepthinker_nb.kernel_backends"
+DEFAULT_POLICY: Any = "default"
+"""``launch_kwargs(scan_policy=...)``: the standard policy for the kernel's dirs."""
 BACKEND_ALIASES = {"subprocess": "local"}
 
 
@@ -50,13 +52,21 @@ class KernelBackend(ABC):
         """The kernel.json content, naming this backend's provisioner."""
 
     def launch_kwargs(
-        self, config: Any, workdir: Path, data_dirs: Sequence[Path] = ()
+        self, config: Any, workdir: Path, data_dirs: Sequence[Path] = (), *,
+        scan_policy: Any = DEFAULT_POLICY,
     ) -> dict[str, Any]:
-        """Keyword arguments for ``KernelManager.start_kernel``; the provisioner pops its own."""
+        """Keyword arguments for ``KernelManager.start_kernel``; the provisioner pops its own.
+
+        ``scan_policy`` is what the scanner inside the kernel checks cells against: the
+        session's own policy, so that its gate and the kernel agree; None turns the in-kernel
+        scanner off (a session that opted out of scanning gets a kernel that runs what it is
+        sent); by default, the standard policy for the working and data dirs.
+        """
         return {
             "cwd": str(workdir),
             "deepthinker_config": config,
             "deepthinker_data_dirs": [str(Path(d)) for d in data_dirs],
+            "deepthinker_scan_policy": scan_policy,
         }
 
     def preflight(self, config: Any) -> None:  # noqa: B027 - optional hook
@@ -69,6 +79,19 @@ class KernelBackend(ABC):
     def gc(self) -> int:
         """Remove what crashed sessions left behind; returns how many things were removed."""
         return 0
+
+
+def kernel_guard_value(
+    scan_policy: Any, workdir: Path | str, data_dirs: Sequence[Path | str] = ()
+) -> str:
+    """``DEEPTHINKER_GUARD`` for a provisioner: the policy given at launch, or the standard
+    one for the kernel's dirs (kernels started by papermill or JupyterLab pass none)."""
+    from deepthinker_nb.scanner import ScanPolicy
+    from deepthinker_nb.scanner.kernel_guard import guard_env_value
+
+    if isinstance(scan_policy, str) and scan_policy == DEFAULT_POLICY:
+        scan_policy = ScanPolicy(work_dir=str(workdir), data_dirs=tuple(map(str, data_dirs)))
+    return guard_env_value(scan_policy)
 
 
 @cache

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from deepthinker_nb.kernel.backend import DEFAULT_POLICY
+
 log = logging.getLogger("deepthinker_nb.gate")
 _warned = False
 
@@ -54,6 +56,15 @@ class ScanGate:
 
         self.policy = ScanPolicy(work_dir=str(workdir), data_dirs=tuple(map(str, data_dirs)))
         self._session = None
+
+    def kernel_policy(self) -> Any:
+        """The policy for the scanner inside the kernel: this gate's, so both judge a cell
+        alike; None when scanning is off; the standard one for a gate with its own scanner."""
+        if not self.enabled:
+            return None
+        if self.policy is not None:
+            return self.policy
+        return getattr(self._scanner, "policy", None) or DEFAULT_POLICY
 
     def reset(self) -> None:
         """Forget what earlier cells bound: the kernel restarted, so those names are gone."""

@@ -19,6 +19,8 @@ UMASK_ENV = "DEEPTHINKER_UMASK"
 RLIMITS_ENV = "DEEPTHINKER_RLIMITS"
 PARENT_WATCH_ENV = "DEEPTHINKER_PARENT_WATCH"
 FS_JAIL_ENV = "DEEPTHINKER_FS_JAIL"
+GUARD_ENV = "DEEPTHINKER_GUARD"
+GUARD_FAILED_EXIT = 71
 DEFAULT_LIMIT = 4 * 1024 * 1024
 MARKER = "\n[deepthinker-nb: {dropped} more characters of {name} dropped by the output limit]\n"
 
@@ -167,6 +169,19 @@ def _watch_parent(interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="deepthinker-parent-watch", daemon=True).start()
 
 
+def _install_guard(app, value: str) -> None:  # type: ignore[no-untyped-def]
+    """The security scanner inside the kernel (deepthinker_nb.scanner.kernel_guard). It fails
+    closed: a kernel that was asked for a guard and cannot load it does not start."""
+    try:
+        from deepthinker_nb.scanner.kernel_guard import guard_shell
+
+        guard_shell(app.shell, value)
+    except Exception as exc:
+        sys.__stderr__.write(f"deepthinker-nb: the in-kernel security scanner did not load "
+                         f"({type(exc).__name__}: {exc}); the kernel refuses to start\n")
+        sys.exit(GUARD_FAILED_EXIT)
+
+
 def main() -> None:
     if os.environ.get(RLIMITS_ENV):
         _apply_rlimits(os.environ[RLIMITS_ENV])
@@ -185,8 +200,11 @@ def main() -> None:
 
     from ipykernel.kernelapp import IPKernelApp
 
+    guard = os.environ.pop(GUARD_ENV, None)
     app = IPKernelApp.instance()
     app.initialize()
+    if guard is not None:
+        _install_guard(app, guard)
     _register_post_execute(app)
     app.start()
 

@@ -143,7 +143,8 @@ class AsyncKernelSession:
         self.kernel_manager.shutdown_wait_time = 2.0
         try:
             await self.kernel_manager.start_kernel(
-                **self.backend.launch_kwargs(self.config, self._workdir, self.data_dirs)
+                **self.backend.launch_kwargs(self.config, self._workdir, self.data_dirs,
+                                             scan_policy=self.gate.kernel_policy())
             )
             await self._connect()
         except BaseException as exc:

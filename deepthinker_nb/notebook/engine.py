@@ -365,6 +365,8 @@ class DeepThinkerEngine(NBClientEngine):
         start = dict(launch_kwargs or {})
         if km is None:
             start.setdefault("cwd", os.getcwd())
+            # The scanner inside the kernel judges as this engine's gate does (or is off).
+            start.setdefault("deepthinker_scan_policy", client.gate.kernel_policy())
         nb_man.nb.metadata.setdefault(METADATA_KEY, {}).update(
             engine=ENGINE_NAME, scan=bool(getattr(client.gate, "enabled", scan)),
             pooled_kernel=km is not None,

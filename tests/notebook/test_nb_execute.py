@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
+from deepthinker_nb import KernelPool
 from deepthinker_nb.notebook import build_notebook, execute_notebook
 
 
@@ -97,12 +98,14 @@ def test_kernel_that_cannot_start_still_leaves_the_notebook(tmp_path):
     assert "no-such-backend" in nb.metadata.deepthinker["error"]
 
 
-def test_pool_keeps_serving_after_failed_runs(tmp_path, pool):
-    timeout = execute_notebook(build_notebook(["import time\ntime.sleep(30)"]),
-                               tmp_path / "t.ipynb", pool=pool, timeout=1)
-    died = execute_notebook(build_notebook(["import os\nos.kill(os.getpid(), 9)"]),
-                            tmp_path / "d.ipynb", pool=pool, scan=False)
-    after = execute_notebook(build_notebook(["print('still serving')"]), tmp_path / "a.ipynb",
-                             pool=pool)
+def test_pool_keeps_serving_after_failed_runs(tmp_path):
+    # A pooled kernel keeps the in-kernel scanner its pool started it with: scan=False here.
+    with KernelPool(size=1, backend="local", scan=False) as pool:
+        timeout = execute_notebook(build_notebook(["import time\ntime.sleep(30)"]),
+                                   tmp_path / "t.ipynb", pool=pool, timeout=1)
+        died = execute_notebook(build_notebook(["import os\nos.kill(os.getpid(), 9)"]),
+                                tmp_path / "d.ipynb", pool=pool, scan=False)
+        after = execute_notebook(build_notebook(["print('still serving')"]),
+                                 tmp_path / "a.ipynb", pool=pool)
     assert (timeout.status, died.status, after.status) == ("timeout", "died", "ok")
     assert after.cell_text(0) == "still serving\n"

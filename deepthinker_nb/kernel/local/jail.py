@@ -20,13 +20,15 @@ DEVICE_WRITE = ("/dev/null", "/dev/shm", "/dev/pts", "/dev/tty")
 
 
 def python_paths() -> list[str]:
-    """The interpreter, the standard library and this environment's site-packages."""
+    """The interpreter, the standard library, this environment's site-packages, this package."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         path = sysconfig.get_paths().get(key)
         if path:
             paths.add(path)
     paths.add(str(Path(sys.executable).resolve().parent.parent))
+    # deepthinker_nb itself (the launcher, the in-kernel scanner), also from an editable install
+    paths.add(str(Path(__file__).resolve().parents[2]))
     return sorted(paths)
 
 

@@ -24,6 +24,7 @@ from traitlets import Dict, Integer, List, Unicode
 
 from deepthinker_nb.config.limits import ResourceLimits, format_size
 from deepthinker_nb.config.local import DEFAULT_ENV_ALLOWLIST, LocalConfig
+from deepthinker_nb.kernel.backend import DEFAULT_POLICY, kernel_guard_value
 from deepthinker_nb.kernel.disk import DiskBudget
 from deepthinker_nb.kernel.local.environment import scrub_environment
 from deepthinker_nb.kernel.local.jail import jail_spec
@@ -43,6 +44,7 @@ from deepthinker_nb.kernel.local.sandbox import (
     group_text,
     passwd_text,
 )
+from deepthinker_nb.scanner.kernel_guard import GUARD_ENV
 
 OUTPUT_LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
 FS_JAIL_ENV = "DEEPTHINKER_FS_JAIL"
@@ -99,6 +101,7 @@ class LocalKernelProvisioner(LocalProvisioner):
             remove_orphaned_dirs()
         config = kwargs.pop("deepthinker_config", None) or self._config
         data_dirs = [Path(d) for d in kwargs.pop("deepthinker_data_dirs", None) or ()]
+        scan_policy = kwargs.pop("deepthinker_scan_policy", DEFAULT_POLICY)
         if config is None:
             config = LocalConfig(limits=ResourceLimits.from_dict(dict(self.limits)),
                                  env_allowlist=tuple(self.env_allowlist),
@@ -139,6 +142,7 @@ class LocalKernelProvisioner(LocalProvisioner):
                 "DEEPTHINKER_PARENT_WATCH": "1",
                 TOKEN_ENV: self._token,
                 "DEEPTHINKER_WORKDIR": str(self._workdir),
+                GUARD_ENV: kernel_guard_value(scan_policy, self._workdir, data_dirs),
                 "TMPDIR": str(self._workdir / ".home" / "tmp"),
             }
         )

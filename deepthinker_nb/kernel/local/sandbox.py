@@ -24,12 +24,12 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from deepthinker_nb.errors import BackendUnavailableError
+from deepthinker_nb.kernel.local.jail import python_paths
 
 SANDBOX_UID = 1000
 SANDBOX_GID = 1000
@@ -101,20 +101,12 @@ def check_bubblewrap() -> str:
 
 
 def python_roots() -> list[Path]:
-    """The interpreter's installation and this environment, read-only in the sandbox.
+    """The interpreter's installation, this environment and this package, read-only inside.
 
     An editable install of deepthinker-nb puts the project folder on ``sys.path``: only the
     package itself is shown from it, not the project's other files.
     """
-    roots = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                               sys.base_exec_prefix)}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        value = sysconfig.get_paths().get(key)
-        if value:
-            roots.add(Path(value))
-    roots.add(Path(sys.executable).resolve().parent.parent)
-    roots.add(Path(__file__).resolve().parents[2])  # the deepthinker_nb package
-    return sorted(_outermost(r for r in roots if not _under_system(r)))
+    return _outermost(Path(p) for p in python_paths() if not _under_system(Path(p)))
 
 
 def _under_system(path: Path) -> bool:
