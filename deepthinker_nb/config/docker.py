@@ -42,8 +42,13 @@ class DockerConfig:
     read_only: bool = True
     """Read-only root file system; ``/tmp`` is a tmpfs of ``tmpfs_size``."""
     user: str | None = None
-    """``uid[:gid]`` of the kernel; None: the host user, or 1000:1000 when the host is root."""
+    """``uid[:gid]`` of the kernel. None: the host user; when the host is root, the owner of the
+    working dir if that is not root, else 1000:1000 (see docs/docker.md, "Ownership")."""
     tmpfs_size: str = "256m"
+    """Size of the ``/tmp`` tmpfs (RAM, counted in the memory limit)."""
+    disk_limit: str = "2g"
+    """How much the kernel may add to its host-visible writable dirs (working dir, socket dir);
+    past it the kernel is stopped and the cell fails with ``disk limit (2g) reached``."""
     mounts: tuple[tuple[str, str], ...] = ()
     """Extra read-only mounts as (host path, container path) pairs."""
     env: tuple[tuple[str, str], ...] = ()
@@ -60,6 +65,7 @@ class DockerConfig:
             raise ConfigError("DockerConfig.image: must name an image, e.g. " + DEFAULT_IMAGE)
         parse_size(self.memory_limit, "DockerConfig.memory_limit")
         parse_size(self.tmpfs_size, "DockerConfig.tmpfs_size")
+        parse_size(self.disk_limit, "DockerConfig.disk_limit")
         if parse_size(self.memory_limit) < 6 * 1024**2:
             raise ConfigError("DockerConfig.memory_limit: Docker needs at least 6m")
         _number(self.cpu_limit, "cpu_limit", 0.01)
@@ -98,25 +104,30 @@ class DockerConfig:
     def memory_label(self) -> str:
         return format_size(self.memory_bytes)
 
+    @property
+    def disk_bytes(self) -> int:
+        return parse_size(self.disk_limit)
+
     def replace(self, **changes) -> DockerConfig:
         return replace(self, **changes)
 
 
 PROFILES: dict[str, DockerConfig] = {
     "SAFE_ML": DockerConfig(
-        memory_limit="512m", cpu_limit=1.0, network_disabled=True, execution_timeout=30.0
+        memory_limit="512m", cpu_limit=1.0, network_disabled=True, execution_timeout=30.0,
+        disk_limit="2g",
     ),
-    "GPU_ML": DockerConfig(
+    "GPU_ML": DockerConfig(  # checkpoints and cached datasets are large
         memory_limit="16g", cpu_limit=4.0, network_disabled=True, gpu=True, pids_limit=1024,
-        tmpfs_size="2g", execution_timeout=600.0,
+        tmpfs_size="2g", execution_timeout=600.0, disk_limit="20g",
     ),
     "BROWSER": DockerConfig(
         memory_limit="4g", cpu_limit=2.0, network_disabled=False, pids_limit=512,
-        network_allowlist=("127.0.0.1",), execution_timeout=120.0,
+        network_allowlist=("127.0.0.1",), execution_timeout=120.0, disk_limit="2g",
     ),
     "TRUSTED": DockerConfig(
         memory_limit="32g", cpu_limit=8.0, network_disabled=False, pids_limit=4096,
-        tmpfs_size="4g", execution_timeout=3600.0,
+        tmpfs_size="4g", execution_timeout=3600.0, disk_limit="50g",
     ),
 }
 SAFE_ML = PROFILES["SAFE_ML"]
