@@ -11,7 +11,8 @@ from deepthinker_nb.config.docker import DockerConfig
 from deepthinker_nb.kernel.backend import KernelBackend
 from deepthinker_nb.kernel.docker import orphans
 from deepthinker_nb.kernel.docker.engine import get_client, require_image
-from deepthinker_nb.kernel.docker.provisioner import KERNEL_ARGV, check_mounts
+from deepthinker_nb.kernel.docker.ownership import check_mounts
+from deepthinker_nb.kernel.docker.provisioner import KERNEL_ARGV
 
 log = logging.getLogger("deepthinker_nb.docker")
 
@@ -64,10 +65,10 @@ class DockerBackend(KernelBackend):
         return docker_kernel_spec()
 
     def launch_kwargs(
-        self, config: Any, workdir: Path, data_dirs: Sequence[Path] = ()
+        self, config: Any, workdir: Path, data_dirs: Sequence[Path] = (), **options: Any
     ) -> dict[str, Any]:
         check_mounts(str(workdir), [str(d) for d in data_dirs])
-        return super().launch_kwargs(config, workdir, data_dirs)
+        return super().launch_kwargs(config, workdir, data_dirs, **options)
 
     def preflight(self, config: Any) -> None:
         """Engine reachable and image present, else a one-line, actionable error."""
@@ -87,6 +88,7 @@ class DockerBackend(KernelBackend):
             "network_disabled": config.network_disabled,
             "pids_limit": config.pids_limit,
             "read_only": config.read_only,
+            "disk_limit": config.disk_limit,
         }
         try:
             image = get_client().images.get(config.image)

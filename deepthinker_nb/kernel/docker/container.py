@@ -5,8 +5,10 @@ container as on the host (workdir read-write, data read-only), and the container
 working dir. Paths the host writes into notebooks (``DATA_PATH="/abs/host/data.csv"``) and paths
 in results therefore mean the same thing on both sides. Only when a host path falls under a
 directory the image itself uses (``/usr``, ``/etc``, ``/opt``, ``/root``, ...) it is mounted at
-``/home/kernel/work`` (workdir) or ``/data/<basename>`` (data) instead. The per-kernel socket
-dir (``/tmp/dtk-*``) is also mounted at its own path, so the connection file needs no rewriting.
+``/home/kernel/work`` (workdir) or ``/data/<basename>`` (data) instead. A mirrored working dir
+(see ``ownership``) mounts the private copy at the working dir's path: the kernel sees the same
+path either way. The per-kernel socket dir (``/tmp/dtk-*``) is also mounted at its own path, so
+the connection file needs no rewriting.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ THREAD_VARS = (
     "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "LOKY_MAX_CPU_COUNT",
 )
 KERNEL_PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+SHM_SIZE = 64 * 1024**2
+"""``/dev/shm``: Docker's usual default, set explicitly so an engine configured with a larger
+``default-shm-size`` does not widen it (it is RAM, counted in the memory limit)."""
 
 
 def _is_reserved(path: str) -> bool:
@@ -110,6 +115,7 @@ class RunSpec:
             "pids_limit": config.pids_limit,
             "read_only": config.read_only,
             "tmpfs": {"/tmp": tmpfs_opts},
+            "shm_size": SHM_SIZE,
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges:true"],
             "init": True,  # signals forwarded, zombies reaped, `docker stop` is immediate
@@ -138,6 +144,7 @@ def build_run_spec(
     *,
     command: Sequence[str],
     workdir: str,
+    workdir_source: str | None = None,
     data_dirs: Sequence[str] = (),
     sockdir: str,
     labels: Mapping[str, str],
@@ -146,12 +153,18 @@ def build_run_spec(
     extra_env: Mapping[str, str] | None = None,
     gpu_available: bool = False,
     name: str | None = None,
+    python_path: Sequence[str] = (),
 ) -> RunSpec:
-    """The run spec of one kernel container (no engine calls, no file system access)."""
+    """The run spec of one kernel container (no engine calls, no file system access).
+
+    ``workdir`` is the host working dir, whose path the kernel sees; ``workdir_source`` the
+    host dir mounted there when it is not the working dir itself (a mirror). ``python_path`` is
+    put in front of any ``PYTHONPATH`` the config sets.
+    """
     work_target = container_path_for_workdir(workdir)
     volumes: dict[str, dict[str, str]] = {
         sockdir: {"bind": sockdir, "mode": "rw"},
-        workdir: {"bind": work_target, "mode": "rw"},
+        workdir_source or workdir: {"bind": work_target, "mode": "rw"},
     }
     for host, target in container_paths_for_data(list(data_dirs)).items():
         volumes.setdefault(host, {"bind": target, "mode": "ro"})
@@ -175,6 +188,8 @@ def build_run_spec(
         env["DEEPTHINKER_NETWORK_ALLOWLIST"] = ",".join(config.network_allowlist)
     env.update(extra_env or {})
     env.update(dict(config.env))
+    if python_path:
+        env["PYTHONPATH"] = ":".join([*python_path, *filter(None, [env.get("PYTHONPATH")])])
     return RunSpec(
         image=config.image,
         command=list(command),

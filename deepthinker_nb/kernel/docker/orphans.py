@@ -2,7 +2,8 @@
 
 A container is an orphan when its owner process (pid + start time, on this host) is gone: the
 host was SIGKILLed, crashed, or lost power. The first Docker kernel a process starts, and
-``deepthinker-nb gc``, remove orphans and their socket / temporary working dirs.
+``deepthinker-nb gc``, remove orphans and their socket / temporary working dirs / mirrors (what a
+mirrored kernel wrote after its last finished cell is lost with its host process).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ LABEL_SESSION = "deepthinker-nb.session"
 LABEL_KERNEL = "deepthinker-nb.kernel-id"
 LABEL_SOCKDIR = "deepthinker-nb.sockdir"
 LABEL_TMPWORK = "deepthinker-nb.tmp-workdir"
+LABEL_MIRROR = "deepthinker-nb.mirror"
 SOCKDIR_PREFIX = "dtk-"
+MIRROR_PREFIX = "dtk-mirror-"
 OWNER_FILE = "owner.json"
 
 
@@ -64,13 +67,36 @@ def _safe_rmtree(path: str | None, *, prefix: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _write_owner(path: Path) -> None:
+    pid = os.getpid()
+    (path / OWNER_FILE).write_text(json.dumps({"pid": pid, "start": _start_time(pid)}))
+
+
 def make_sockdir() -> Path:
     """A short, private per-kernel dir (Unix socket paths must stay under 107 bytes)."""
     base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
     path = Path(tempfile.mkdtemp(prefix=SOCKDIR_PREFIX, dir=base))
-    pid = os.getpid()
-    (path / OWNER_FILE).write_text(json.dumps({"pid": pid, "start": _start_time(pid)}))
+    _write_owner(path)
     return path
+
+
+def mirror_base() -> Path:
+    """Where mirrors live: ``/var/tmp`` (on disk; ``/tmp`` is often RAM), else the temp dir."""
+    var_tmp = Path("/var/tmp")
+    if var_tmp.is_dir() and os.access(var_tmp, os.W_OK | os.X_OK):
+        return var_tmp
+    return Path(tempfile.gettempdir())
+
+
+def make_mirror_dir() -> Path:
+    """A private (0700) dir for one kernel's mirror, with an owner file beside its content."""
+    path = Path(tempfile.mkdtemp(prefix=MIRROR_PREFIX, dir=mirror_base()))
+    _write_owner(path)
+    return path
+
+
+def remove_mirror_dir(path: str | Path | None) -> None:
+    _safe_rmtree(str(path) if path else None, prefix=MIRROR_PREFIX)
 
 
 def remove_sockdir(path: str | Path | None) -> None:
@@ -104,10 +130,9 @@ def find_orphans(client) -> list:
     return orphans
 
 
-def _stale_sockdirs() -> list[Path]:
-    base = Path("/tmp")
+def _stale_dirs(base: Path, prefix: str) -> list[Path]:
     stale = []
-    for path in base.glob(f"{SOCKDIR_PREFIX}*"):
+    for path in base.glob(f"{prefix}*"):
         try:
             owner = json.loads((path / OWNER_FILE).read_text())
         except (OSError, ValueError):
@@ -118,19 +143,22 @@ def _stale_sockdirs() -> list[Path]:
 
 
 def gc(client) -> GcReport:
-    """Remove orphaned containers, then their socket / temporary working dirs."""
+    """Remove orphaned containers, then their socket / temporary working dirs and mirrors."""
     report = GcReport([], [])
     for c in find_orphans(client):
         labels = c.labels or {}
         with contextlib.suppress(Exception):
             c.remove(force=True)
             report.containers.append(c.name)
-        for key, remove in ((LABEL_SOCKDIR, remove_sockdir), (LABEL_TMPWORK, remove_tmp_workdir)):
+        for key, remove in ((LABEL_SOCKDIR, remove_sockdir), (LABEL_TMPWORK, remove_tmp_workdir),
+                            (LABEL_MIRROR, remove_mirror_dir)):
             path = labels.get(key)
             if path and Path(path).exists():
                 remove(path)
                 report.dirs.append(path)
-    for path in _stale_sockdirs():
-        remove_sockdir(path)
-        report.dirs.append(str(path))
+    for base, prefix, remove in ((Path("/tmp"), SOCKDIR_PREFIX, remove_sockdir),
+                                 (mirror_base(), MIRROR_PREFIX, remove_mirror_dir)):
+        for path in _stale_dirs(base, prefix):
+            remove(path)
+            report.dirs.append(str(path))
     return report

@@ -7,9 +7,17 @@ Anything that starts kernels by kernelspec name (our sessions, papermill, nbclie
   per-kernel dir (``/tmp/dtk-XXXXXXXX``) bind-mounted at the same path; the host connects to the
   same files. With the network allowed: ``tcp`` on ports published to 127.0.0.1 only.
   Messages are signed with the connection key either way.
-* Ownership: the kernel runs as a non-root user. When the host is root, the socket dir,
-  connection file and the top of the working dir are chowned to that user (so the kernel can
-  create its sockets and write results); a non-root host runs the kernel under its own uid.
+* Ownership: the kernel never runs as root and never changes the owner, mode or ACL of a dir
+  it did not create (see ``ownership``). A non-root host runs it under its own uid. A root
+  host runs it as the working dir's owner (or ``DockerConfig.user``, or 1000): when that uid may
+  write there, the dir is mounted as it is; otherwise (a root-owned dir) the kernel works in a
+  private mirror that the host reconciles with the user's dir before and after each cell, at
+  the kernel's request (``mirror``, ``syncpoint``, ``kernel_sync``), and when it stops. Only
+  the dirs we create (socket dir, temporary working dir, mirror) are chowned to the kernel.
+* Disk: a :class:`~deepthinker_nb.kernel.disk.DiskBudget` over what the kernel can write on
+  the host (its working dir or mirror, and its socket dir) kills the container once they grew
+  by ``DockerConfig.disk_limit``; :meth:`death_reason` then says ``disk limit (2g) reached``.
+  ``/tmp`` and ``/dev/shm`` inside are size-limited tmpfs (RAM, within the memory limit).
 * Per-session options arrive from ``KernelManager.start_kernel(cwd=..., deepthinker_config=...,
   deepthinker_data_dirs=[...])``; under papermill they are absent and the config comes from the
   kernelspec's provisioner config (``image``, ``profile``, ``options``) and a fresh temporary
@@ -37,23 +45,20 @@ from traitlets import Dict, Unicode
 
 from deepthinker_nb.config.docker import DockerConfig
 from deepthinker_nb.config.docker import profile as get_profile
+from deepthinker_nb.kernel.disk import DiskBudget
 from deepthinker_nb.kernel.docker import orphans
 from deepthinker_nb.kernel.docker.container import KERNEL_PORT_NAMES, build_run_spec
-from deepthinker_nb.kernel.docker.engine import MountError, get_client, require_image
+from deepthinker_nb.kernel.docker.engine import get_client, require_image
+from deepthinker_nb.kernel.docker.kernel_sync import SOCKET_ENV
+from deepthinker_nb.kernel.docker.mirror import WorkdirMirror
+from deepthinker_nb.kernel.docker.ownership import check_mounts, give_to_kernel, plan_workdir
+from deepthinker_nb.kernel.docker.syncpoint import EXTENSION_ARG, SyncPoint, install_extension
 from deepthinker_nb.kernel.docker.watcher import ContainerState, EventWatcher
+
+__all__ = ["KERNEL_ARGV", "DockerKernelProvisioner", "check_mounts"]
 
 KERNEL_ARGV = ["python", "-m", "deepthinker_nb_launcher", "-f", "{connection_file}"]
 _gc_done_for_pid: int | None = None
-
-
-def resolve_user(config: DockerConfig) -> tuple[str, int, int]:
-    """``uid:gid`` the kernel runs as: the config's, else the host user's (1000 for root)."""
-    if config.user:
-        uid_s, _, gid_s = str(config.user).partition(":")
-        uid = int(uid_s)
-        return str(config.user), uid, int(gid_s or uid)
-    uid, gid = (os.getuid(), os.getgid()) if os.geteuid() != 0 else (1000, 1000)
-    return f"{uid}:{gid}", uid, gid
 
 
 def gpu_available(client) -> bool:
@@ -63,34 +68,6 @@ def gpu_available(client) -> bool:
     except Exception:
         return False
     return "nvidia" in runtimes or Path("/dev/nvidia0").exists()
-
-
-def _kernel_can_read(path: str, uid: int, gid: int) -> bool:
-    st = os.stat(path)
-    need = 0o5 if Path(path).is_dir() else 0o4
-    if st.st_uid == uid:
-        return (st.st_mode >> 6) & need == need
-    if st.st_gid == gid:
-        return (st.st_mode >> 3) & need == need
-    return st.st_mode & need == need
-
-
-def check_mounts(
-    workdir: str | None, data_dirs: list[str], user: tuple[int, int] | None = None
-) -> None:
-    """One-line errors, before any container starts, for mounts the kernel could not use."""
-    for path in ([workdir] if workdir else []) + list(data_dirs):
-        if not Path(path).exists():
-            raise MountError(
-                f"cannot mount {path!r} into the kernel container: it does not exist on the host"
-            )
-    if user is not None and os.geteuid() == 0:  # the workdir is chowned; data is left alone
-        for path in data_dirs:
-            if not _kernel_can_read(path, *user):
-                raise MountError(
-                    f"data dir {path!r} is not readable by the kernel's uid {user[0]}; "
-                    "make it readable (chmod o+rX) or set DockerConfig.user to its owner"
-                )
 
 
 def _reap_abandoned_start(future: asyncio.Future, dirs: Callable[[], None]) -> None:
@@ -120,6 +97,9 @@ class DockerKernelProvisioner(KernelProvisionerBase):
     sockdir: Path | None = None
     workdir: str | None = None
     tmp_workdir: Path | None = None
+    mirror: WorkdirMirror | None = None
+    syncpoint: SyncPoint | None = None
+    disk_budget: DiskBudget | None = None
     _state: ContainerState | None = None
     _last_inspect: float = 0.0
 
@@ -154,6 +134,9 @@ class DockerKernelProvisioner(KernelProvisionerBase):
         host_env = kwargs.pop("env", None) or {}  # the host's environment stays on the host
         session = kwargs.pop("deepthinker_session", "") or host_env.get("JPY_SESSION_NAME") or ""
         kwargs.pop("extra_arguments", None)
+        # The in-kernel scanner needs deepthinker_nb inside the image, which holds only the
+        # launcher: Docker kernels rely on the host-side scan gate and the container.
+        kwargs.pop("deepthinker_scan", None)
         self.config = config
 
         client = get_client()
@@ -168,8 +151,12 @@ class DockerKernelProvisioner(KernelProvisionerBase):
         elif self.workdir is None:  # papermill without --cwd: a private temporary working dir
             self.tmp_workdir = Path(tempfile.mkdtemp(prefix="dtk-work-"))
             self.workdir = str(self.tmp_workdir)
-        user, uid, gid = resolve_user(config)
-        check_mounts(self.workdir, data_dirs, (uid, gid))
+        check_mounts(self.workdir, data_dirs)  # they exist, before their owners are looked at
+        ours = self.tmp_workdir is not None and self.workdir == str(self.tmp_workdir)
+        plan = plan_workdir(config, self.workdir, ours=ours)
+        check_mounts(self.workdir, data_dirs, (plan.uid, plan.gid))
+        await asyncio.to_thread(self._prepare_mirror, plan.mirrored, plan.uid, plan.gid,
+                                config.disk_bytes)
 
         if self.sockdir is None or not self.sockdir.exists():
             self.sockdir = orphans.make_sockdir()
@@ -199,40 +186,81 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             os.chmod(inner, 0o600)
             command = [str(inner) if a == km.connection_file else a for a in command]
             ports = [int(info[name]) for name in KERNEL_PORT_NAMES]
-        self._share_with_kernel(uid, gid)
+        spec_env = {k: str(v) for k, v in (self.kernel_spec.env or {}).items()}
+        python_path: list[str] = []
+        if self.mirror is not None:  # the kernel asks for a reconcile around each cell
+            install_extension(self.sockdir)
+            if self.syncpoint is None or self.syncpoint.path.parent != self.sockdir:
+                if self.syncpoint is not None:
+                    self.syncpoint.stop()
+                self.syncpoint = SyncPoint(self.sockdir, self._reconcile, (plan.uid, plan.gid))
+            self.syncpoint.start()
+            command.append(EXTENSION_ARG)
+            spec_env[SOCKET_ENV] = str(self.syncpoint.path)
+            python_path.append(str(self.sockdir))
+        mine = [self.sockdir, self.sockdir / "kernel.json", self.sockdir / "kernel-container.json"]
+        give_to_kernel(mine + ([Path(self.workdir)] if ours else []), plan)
 
         session = str(session or getattr(getattr(km, "session", None), "session", "") or "")
         labels = orphans.owner_labels(session=session, kernel_id=self.kernel_id or "")
         labels[orphans.LABEL_SOCKDIR] = str(self.sockdir)
         if self.tmp_workdir is not None:
             labels[orphans.LABEL_TMPWORK] = str(self.tmp_workdir)
-        spec_env = {k: str(v) for k, v in (self.kernel_spec.env or {}).items()}
+        if self.mirror is not None:
+            labels[orphans.LABEL_MIRROR] = str(self.mirror.top)
         spec = build_run_spec(
-            config, command=command, workdir=self.workdir, data_dirs=data_dirs,
-            sockdir=str(self.sockdir), labels=labels, user=user, ports=ports,
-            extra_env=spec_env, gpu_available=config.gpu and gpu_available(client),
+            config, command=command, workdir=self.workdir,
+            workdir_source=str(self.mirror.private) if self.mirror else None,
+            data_dirs=data_dirs, sockdir=str(self.sockdir), labels=labels, user=plan.user,
+            ports=ports, extra_env=spec_env, python_path=python_path,
+            gpu_available=config.gpu and gpu_available(client),
             name=f"dtk-{(self.kernel_id or os.urandom(6).hex())[:12]}-{os.urandom(2).hex()}",
         )
         kwargs["cmd"] = command
         kwargs["run_spec"] = spec
         return kwargs
 
-    def _share_with_kernel(self, uid: int, gid: int) -> None:
-        """Let the kernel's user create sockets and results where the host expects them."""
+    def _prepare_mirror(self, mirrored: bool, uid: int, gid: int, disk_limit: int) -> None:
+        """Make (or keep, across a restart) the mirror a mirrored working dir needs."""
+        assert self.workdir is not None
+        mirror = self.mirror
+        if mirror is not None and mirrored and str(mirror.host) == self.workdir and (
+                mirror.uid, mirror.gid) == (uid, gid):
+            return  # a restart: the mirror was reconciled when the old kernel stopped
+        if mirror is not None:
+            if self.syncpoint is not None:
+                self.syncpoint.stop()
+                self.syncpoint = None
+            self.mirror = None
+            mirror.reconcile()
+            mirror.remove()
+        if mirrored:
+            self.mirror = WorkdirMirror.create(self.workdir, uid, gid, disk_limit)
+
+    def _reconcile(self) -> None:
+        mirror = self.mirror
+        if mirror is not None:
+            mirror.reconcile()
+
+    def _arm_disk_budget(self, limit: int) -> None:
+        """Watch what the kernel can write on the host; after a restart, the same budget."""
         assert self.sockdir is not None and self.workdir is not None
-        if os.geteuid() == 0:
-            for path in (self.sockdir, self.sockdir / "kernel.json",
-                         self.sockdir / "kernel-container.json"):
-                if path.exists():
-                    os.chown(path, uid, gid)
-            st = os.stat(self.workdir)
-            if st.st_uid != uid:
-                os.chown(self.workdir, uid, gid)
-        elif os.getuid() != uid:
-            raise MountError(
-                f"DockerConfig.user {uid} differs from the host user {os.getuid()}: the kernel's "
-                "sockets would be unreachable; leave DockerConfig.user unset"
-            )
+        roots = (Path(self.mirror.private if self.mirror else self.workdir), self.sockdir)
+        budget = self.disk_budget
+        if budget is not None and budget.roots == roots and budget.limit == limit:
+            budget.rearm()
+            budget.start()
+            return
+        if budget is not None:
+            budget.stop()
+        self.disk_budget = DiskBudget(roots, limit, self._disk_exceeded).start()
+
+    def _disk_exceeded(self) -> None:
+        """Called from the budget's thread: stop the kernel at once (its cell then fails)."""
+        cid = self.container_id
+        if cid is not None:
+            with contextlib.suppress(Exception):  # already gone
+                get_client().api.kill(cid, signal="SIGKILL")
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
         spec = kwargs["run_spec"]
@@ -257,16 +285,11 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             self.container_id = await asyncio.shield(future)
         except BaseException:
             # dirs go only after the engine call is over, or it would mount a missing dir
-            sockdir, tmp_workdir = self.sockdir, self.tmp_workdir
-            self.sockdir = self.tmp_workdir = self.workdir = None
-
-            def _dirs() -> None:
-                orphans.remove_sockdir(sockdir)
-                orphans.remove_tmp_workdir(tmp_workdir)
-
-            future.add_done_callback(lambda f: _reap_abandoned_start(f, _dirs))
+            release = self._detach()
+            future.add_done_callback(lambda f: _reap_abandoned_start(f, release))
             raise
         self._state = EventWatcher.instance().state(self.container_id)
+        await asyncio.to_thread(self._arm_disk_budget, self.config.disk_bytes)
         return self.parent.get_connection_info()
 
     # -- state ---------------------------------------------------------------------------------
@@ -305,10 +328,14 @@ class DockerKernelProvisioner(KernelProvisionerBase):
         return None
 
     def death_reason(self) -> str | None:
-        """Why the kernel died (``out of memory (limit 512m)``, ``exited with code 1``)."""
+        """Why the kernel died (``disk limit (2g) reached``, ``out of memory (limit 512m)``,
+        ``exited with code 1``)."""
         state = self._state
         if state is None or state.exit_code is None:
             return None
+        budget = self.disk_budget
+        if budget is not None and budget.exceeded:
+            return budget.reason()
         if not state.oom_killed and state.exit_code == 137:
             with contextlib.suppress(Exception):  # the oom event may trail the die event
                 attrs = get_client().api.inspect_container(self.container_id)["State"]
@@ -346,7 +373,8 @@ class DockerKernelProvisioner(KernelProvisionerBase):
     # -- cleanup -------------------------------------------------------------------------------
 
     async def cleanup(self, restart: bool = False) -> None:
-        """Remove the container; unless restarting, also the socket dir and temp workdir."""
+        """Remove the container and bring a mirror's last changes home; unless restarting, also
+        stop the disk budget and remove the socket dir, temporary working dir and mirror."""
         cid, self.container_id = self.container_id, None
         if cid is not None:
             def _remove() -> None:
@@ -355,14 +383,32 @@ class DockerKernelProvisioner(KernelProvisionerBase):
 
             await asyncio.to_thread(_remove)
             EventWatcher.instance().forget(cid)
+        if self.mirror is not None:  # the container is gone: nothing writes the mirror now
+            await asyncio.to_thread(self._reconcile)
         if not restart:
-            self._remove_dirs()
+            await asyncio.to_thread(self._detach())
+
+    def _detach(self) -> Callable[[], None]:
+        """Take every per-kernel resource off this provisioner; the result releases them."""
+        sockdir, tmp_workdir, mirror = self.sockdir, self.tmp_workdir, self.mirror
+        syncpoint, budget = self.syncpoint, self.disk_budget
+        self.sockdir = self.tmp_workdir = self.workdir = None
+        self.mirror, self.syncpoint, self.disk_budget = None, None, None
+
+        def release() -> None:
+            if budget is not None:
+                budget.stop()
+            if syncpoint is not None:
+                syncpoint.stop()
+            if mirror is not None:
+                mirror.remove()
+            orphans.remove_sockdir(sockdir)
+            orphans.remove_tmp_workdir(tmp_workdir)
+
+        return release
 
     def _remove_dirs(self) -> None:
-        orphans.remove_sockdir(self.sockdir)
-        orphans.remove_tmp_workdir(self.tmp_workdir)
-        self.sockdir = self.tmp_workdir = None
-        self.workdir = None
+        self._detach()()
 
     # -- persistence (jupyter_server) -----------------------------------------------------------
 
