@@ -27,6 +27,7 @@ from .tables import (
     EXACT,
     EXEMPT,
     IMPORT_FLAG,
+    METHOD_SINKS,
     MODULE_ALIASES,
     PREFIX,
     REROOT_MODULES,
@@ -170,15 +171,17 @@ class Analyzer:
     """
 
     __slots__ = ("_alias_pos", "_cache", "_class_body", "_depth", "_found", "_handled",
-                 "_max_depth", "_safe", "collect_ids", "file_vars", "fold",
+                 "_max_depth", "_safe", "collect_ids", "env_lookup", "file_vars", "fold",
                  "fold_str", "identifiers", "joined", "line_base", "path_vars",
                  "payload_depth", "policy", "resolve", "resolver", "scan_payload",
                  "table", "threads", "written")
 
     def __init__(self, policy: ScanPolicy, scan_payload: PayloadScan, payload_depth: int,
                  danger_cache: dict[str, tuple[Danger | None, str, str | None]],
-                 line_base: int = 0, state: CellState | None = None) -> None:
+                 line_base: int = 0, state: CellState | None = None,
+                 env_lookup: Callable[[str], Danger | None] | None = None) -> None:
         self.policy = policy
+        self.env_lookup = env_lookup  # names the environment index marked (envindex.py)
         self.scan_payload = scan_payload
         self.payload_depth = payload_depth
         self.table = state.table.copy() if state else SymbolTable(policy.trusted_set)
@@ -384,6 +387,10 @@ class Analyzer:
         for prefix, found in CHAR_PREFIX:
             if canon.startswith(prefix):
                 return found, canon, via
+        if self.env_lookup is not None and "." in canon:
+            found = self.env_lookup(canon)
+            if found is not None:
+                return found, canon, via
         return None, canon, via
 
     def check_ref(self, node: ast.AST, quals: set[str] | frozenset[str]) -> None:
@@ -437,6 +444,9 @@ class Analyzer:
         if attr in TAMPER_ATTRS and attr not in TAMPER_READ_OK:
             self.report(node, "interpreter-tampering", H, f"accesses {attr}, a way out of the "
                         "object model used by sandbox escapes")
+        if attr in METHOD_SINKS:  # whatever the receiver: loop.subprocess_shell(...)
+            sink = METHOD_SINKS[attr]
+            self.report(node, sink.rule, sink.severity, f"{attr}() {sink.what}")
         if node.ctx.__class__ is ast.Load:
             if node not in self._handled:
                 self.check_ref(node, self.resolve(node))

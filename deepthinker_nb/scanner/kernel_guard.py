@@ -19,6 +19,7 @@ import os
 from dataclasses import fields
 from typing import Any
 
+from .envindex import cached_index
 from .findings import ScanReport
 from .policy import ScanPolicy
 from .scanner import ScanSession, SecurityScanner
@@ -49,7 +50,10 @@ class KernelGuard:
     complete (``is_complete_request``): a half-typed cell is not a cell to refuse."""
 
     def __init__(self, policy: ScanPolicy | None = None) -> None:
-        self.session: ScanSession = SecurityScanner(policy=policy).session()
+        # The environment index as already built (by the client, or an earlier kernel), never
+        # walked here: a walk would hold up the kernel's first cell for seconds.
+        self.session: ScanSession = SecurityScanner(policy=policy,
+                                                    env_index=cached_index).session()
 
     def __call__(self, lines: list[str]) -> list[str]:
         report = self.session.scan("".join(lines))

@@ -11,16 +11,18 @@ import json
 import re
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import ipython as ipy
 from .analyzer import Analyzer, CellState, TooDeep
+from .envindex import EnvIndex, default_index
 from .findings import Finding, ScanReport, SecurityError, snippet_of
 from .policy import ScanPolicy
 from .severity import Severity
+from .tables import Danger
 
 _CELL_MAGIC_START = "get_ipython().run_cell_magic("
 _PY_CELL_SPLIT = re.compile(r"^# ?%%.*$", re.MULTILINE)
@@ -43,11 +45,23 @@ class SecurityScanner:
     transformer is cached per thread.
     """
 
-    def __init__(self, policy: ScanPolicy | None = None) -> None:
+    def __init__(self, policy: ScanPolicy | None = None,
+                 env_index: EnvIndex | Callable[[], EnvIndex] = default_index) -> None:
         self.policy = policy if policy is not None else ScanPolicy()
         if not isinstance(self.policy, ScanPolicy):
             raise TypeError(f"policy must be a ScanPolicy, got {type(self.policy).__name__}")
         self._danger_cache: dict = {}
+        # The installed functions that start processes or open sockets (envindex.py): an
+        # index, or what provides it on first use (by default the environment's own, loaded
+        # from the cache or built).
+        self._env_index: EnvIndex | None = env_index if isinstance(env_index, EnvIndex) else None
+        self._env_provider = env_index
+
+    def _env_lookup(self, qual: str) -> Danger | None:
+        index = self._env_index
+        if index is None:
+            index = self._env_index = self._env_provider()  # type: ignore[operator]
+        return index.lookup(qual)
 
     # -- public API -----------------------------------------------------------------------
     def session(self) -> ScanSession:
@@ -131,7 +145,7 @@ class SecurityScanner:
             stripped = code.lstrip("\n\r \t")
             line_base = code[: len(code) - len(stripped)].count("\n") + 1
         analyzer = Analyzer(self.policy, self._scan_source, depth, self._danger_cache, line_base,
-                            session.state if session is not None else None)
+                            session.state if session is not None else None, self._env_lookup)
         analyzer.collect_ids = not code.isascii()
         try:
             findings = analyzer.run(tree)

@@ -75,6 +75,11 @@ _add(_NET, "asyncio.open_connection", "asyncio.start_server", "asyncio.open_unix
      "torch.hub.download_url_to_file", "tensorflow.keras.utils.get_file",
      "keras.utils.get_file", "tf.keras.utils.get_file", "pandas_datareader.DataReader")
 _add(_DOWNLOAD, "sklearn.datasets.fetch_openml")
+_KERNEL = Danger("subprocess", C, "starts a kernel or runs a notebook: a process whose code "
+                 "the scanner never reads")
+_add(_KERNEL, "IPython.embed_kernel", "IPython.start_kernel", "ipykernel.embed.embed_kernel",
+     "nbconvert.preprocessors.ExecutePreprocessor",
+     "nbconvert.preprocessors.execute.ExecutePreprocessor")
 _add(_PROC, "os.fork", "os.forkpty", "pty.fork", "os.setsid", "os.setpgrp", "os.daemon",
      "concurrent.futures.ProcessPoolExecutor", "_thread.start_new_thread", "_thread.start_new",
      "concurrent.futures.process.ProcessPoolExecutor")
@@ -174,6 +179,19 @@ _add(_PATH, "builtins.open", "io.open", "io.FileIO", "codecs.open", "os.open", "
 _add(_DELETE, "os.remove", "os.unlink", "os.rmdir", "os.removedirs", "shutil.rmtree",
      "shutil.move", "os.truncate")
 
+# Methods that start a process or open a connection whatever they are called on: those of the
+# asyncio event loop (``asyncio.get_event_loop().subprocess_shell(...)``,
+# ``loop.create_unix_connection(...)``), whose receiver is rarely a name the resolver can follow.
+_LOOP_SUB = Danger("subprocess", C, "starts a subprocess through an event loop")
+_LOOP_NET = Danger("network", H, "opens a network connection through an event loop")
+METHOD_SINKS: dict[str, Danger] = {
+    **{name: _LOOP_SUB for name in ("subprocess_exec", "subprocess_shell")},
+    **{name: _LOOP_NET for name in (
+        "create_connection", "create_unix_connection", "create_server", "create_unix_server",
+        "create_datagram_endpoint", "sock_connect", "connect_accepted_socket",
+        "open_connection", "open_unix_connection", "start_unix_server")},
+}
+
 # Any attribute under these prefixes is dangerous (component-wise prefix match).
 PREFIX: dict[str, Danger] = {}
 for _name in ("subprocess", "pexpect", "sh", "plumbum", "sarge", "envoy", "delegator",
@@ -189,6 +207,9 @@ for _name in ("socket", "socketserver", "urllib.request", "urllib2", "urllib3", 
               "keras.datasets", "tensorflow.keras.datasets", "tensorflow_datasets",
               "ssl.SSLSocket", "multiprocessing.connection", "multiprocessing.managers"):
     PREFIX[_name] = _NET
+for _name in ("jupyter_client", "papermill", "nbclient", "ipykernel.kernelapp", "ipyparallel",
+              "jupyter_server", "notebook.app"):
+    PREFIX[_name] = _KERNEL
 for _name in ("ctypes", "_ctypes", "cffi", "ffi"):
     PREFIX[_name] = _FFI
 for _name in ("multiprocessing", "billiard", "ray", "pathos", "torch.multiprocessing"):
