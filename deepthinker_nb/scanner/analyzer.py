@@ -583,9 +583,11 @@ class Analyzer:
             self.report(node, "denied-module", H, f"imports {module}, denied by the policy")
             return True
         if danger is not None and not self.policy.module_allowed(module):
-            self.report(node, danger.rule, danger.severity, f"imports {canon}, which "
-                        f"{danger.what.split(' ', 1)[0]}s {danger.what.split(' ', 1)[1]}"
-                        if " " in danger.what else f"imports {canon}")
+            # ``what`` is a verb phrase in the third person ("starts a subprocess"), or says
+            # itself what the import does ("imports the builtins module").
+            what = danger.what
+            self.report(node, danger.rule, danger.severity, what if what.startswith("imports ")
+                        else f"imports {canon}, which {what}")
             return True
         return False
 

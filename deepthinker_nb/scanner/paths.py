@@ -20,7 +20,9 @@ _NETWORK_SCHEMES = frozenset({
 
 @dataclass(frozen=True)
 class PathProblem:
-    """Why a path is not allowed: ``kind`` is "network" or "escape"."""
+    """Why a path is not allowed: ``kind`` is "network" or "escape"; ``reason`` is a noun
+    phrase naming the path ("absolute path '/etc'"), which messages put after a verb
+    ("open() accesses ...", "%%writefile writes to ...")."""
 
     kind: str
     reason: str
@@ -56,5 +58,5 @@ def classify(path: str, policy: ScanPolicy) -> PathProblem | None:
         return None  # a relative path that cannot climb out ("data/train.csv")
     norm = posixpath.normpath(unix)
     if norm == ".." or norm.startswith("../"):
-        return PathProblem("escape", f"path {text[:80]!r} leaves the working directory")
+        return PathProblem("escape", f"path {text[:80]!r} outside the working directory")
     return None
