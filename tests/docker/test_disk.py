@@ -67,6 +67,25 @@ def test_a_cell_writing_past_the_disk_limit_fails_with_the_reason(docker_engine,
     assert (work / "ten.bin").stat().st_size == (work / "again.bin").stat().st_size == 10 * MiB
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root host mirrors a working dir")
+def test_a_mirrored_cell_that_ends_past_the_budget_never_reports_ok(docker_engine, tmp_path):
+    """posix_fallocate takes 256 MiB in microseconds, between two polls of the watcher; the
+    mirror's end-of-cell checkpoint measures before the reply may leave."""
+    work = working_dir(tmp_path, 0)
+    config = DockerConfig(disk_limit="64m")
+    with KernelSession(backend="docker", config=config, workdir=work, scan=False) as session:
+        result = session.execute(textwrap.dedent("""
+            import os
+            for i in range(8):
+                fd = os.open(f"fill-{i}.bin", os.O_WRONLY | os.O_CREAT, 0o600)
+                os.posix_fallocate(fd, 0, 32 << 20)
+                os.close(fd)
+        """), timeout=60)
+        assert result.status == "died", result.status
+        assert result.death_reason == "disk limit (64m) reached"
+    assert disk_usage([work]) < 65 * MiB  # the copy-out cap: the dir's content + the budget
+
+
 def test_tmp_and_dev_shm_are_size_limited_tmpfs(docker_engine, tmp_path):
     config = DockerConfig(tmpfs_size="32m")
     with KernelSession(backend="docker", config=config, workdir=tmp_path, scan=False) as session:

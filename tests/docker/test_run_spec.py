@@ -198,3 +198,47 @@ def test_socket_paths_stay_short():
     finally:
         remove_sockdir(path)
     assert not path.exists()
+
+
+def test_dev_shm_is_set_and_a_mirror_is_mounted_at_the_working_dirs_path():
+    s = spec(workdir_source="/var/tmp/dtk-mirror-x/work", python_path=["/tmp/dtk-x"],
+             config=DockerConfig(env={"PYTHONPATH": "/opt/extra"}))
+    assert s.volumes["/var/tmp/dtk-mirror-x/work"] == {"bind": "/srv/run/work", "mode": "rw"}
+    assert "/srv/run/work" not in s.volumes and s.workdir == "/srv/run/work"
+    assert s.environment["PYTHONPATH"] == "/tmp/dtk-x:/opt/extra"
+    assert s.create_kwargs(DockerConfig())["shm_size"] == 64 * 1024**2
+    assert "PYTHONPATH" not in spec().environment
+
+
+def test_disk_limit_is_a_checked_size():
+    assert DockerConfig().disk_bytes == 2 * 1024**3
+    assert (SAFE_ML.disk_limit, GPU_ML.disk_limit, BROWSER.disk_limit, TRUSTED.disk_limit) == (
+        "2g", "20g", "2g", "50g")
+    with pytest.raises(ConfigError, match="disk_limit: cannot read 'lots'") as info:
+        DockerConfig(disk_limit="lots")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="the root host's decisions")
+@pytest.mark.parametrize(("owner", "mode", "expected"), [
+    (0, 0o755, (1000, 1000, True)),    # root's dir: never chowned, never run as root: mirrored
+    (0, 0o777, (1000, 1000, False)),   # writable by anyone already: mounted as it is
+    (1234, 0o700, (1234, 1234, False)),  # a user's dir: the kernel runs as that user
+    (1234, 0o500, (1234, 1234, True)),   # ... who may not write it: mirrored
+])
+def test_a_root_host_plans_the_working_dir_without_touching_it(tmp_path, owner, mode, expected):
+    import os
+
+    from deepthinker_nb.kernel.docker.ownership import plan_workdir
+
+    work = tmp_path / "w"
+    work.mkdir()
+    os.chown(work, owner, owner)
+    os.chmod(work, mode)
+    before = os.stat(work)
+    plan = plan_workdir(DockerConfig(), str(work))
+    assert (plan.uid, plan.gid, plan.mirrored) == expected
+    assert plan_workdir(DockerConfig(user="2000"), str(work)).uid == 2000
+    after = os.stat(work)
+    assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid,
+                                                           before.st_mode)

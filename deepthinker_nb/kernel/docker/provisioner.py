@@ -193,7 +193,8 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             if self.syncpoint is None or self.syncpoint.path.parent != self.sockdir:
                 if self.syncpoint is not None:
                     self.syncpoint.stop()
-                self.syncpoint = SyncPoint(self.sockdir, self._reconcile, (plan.uid, plan.gid))
+                self.syncpoint = SyncPoint(self.sockdir, self._on_sync_request,
+                                           (plan.uid, plan.gid))
             self.syncpoint.start()
             command.append(EXTENSION_ARG)
             spec_env[SOCKET_ENV] = str(self.syncpoint.path)
@@ -241,6 +242,15 @@ class DockerKernelProvisioner(KernelProvisionerBase):
         mirror = self.mirror
         if mirror is not None:
             mirror.reconcile()
+
+    def _on_sync_request(self) -> None:
+        """The kernel waits here before and after each cell: measure the disk budget first, so
+        a cell that ended past it (a burst faster than the watcher's polls) is stopped before
+        its reply leaves and fails with the disk reason; nothing of it is copied out now."""
+        budget = self.disk_budget
+        if budget is not None and budget.check():
+            return
+        self._reconcile()
 
     def _arm_disk_budget(self, limit: int) -> None:
         """Watch what the kernel can write on the host; after a restart, the same budget."""
