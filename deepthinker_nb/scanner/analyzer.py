@@ -8,8 +8,10 @@ else (stored in a list, passed to ``map``, used as a decorator) are flagged on s
 
 from __future__ import annotations
 
+import _string
 import ast
 import re
+import string
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,9 +19,17 @@ from dataclasses import dataclass
 from . import ipython as ipy
 from .findings import Finding
 from .folding import FOLDABLE_METHODS, Folded
+from .hostpaths import HOST_ATTRIBUTES
 from .paths import classify
 from .policy import ScanPolicy
-from .resolver import GLOBALS, PARAM_PREFIX, Resolver, SymbolTable
+from .resolver import (
+    CLASS_PREFIX,
+    FUNCTION_PREFIX,
+    GLOBALS,
+    PARAM_PREFIX,
+    Resolver,
+    SymbolTable,
+)
 from .rules import RULES
 from .severity import Severity
 from .tables import (
@@ -72,6 +82,10 @@ _WRITES = frozenset({"to_csv", "to_excel", "to_json", "to_parquet", "to_feather"
                      "write_bytes"})
 _DATA_PARAMS = frozenset({"DATA_PATH", "TRAIN_PATH", "TEST_FEATURES_PATH"})
 _AT_OBJECT = re.compile(r"@\s*[A-Za-z_]\w*\s*[.(\[]")
+_FORMATTER = string.Formatter()
+# Dunders a format string may show: a class and its descriptive names.
+_FORMAT_SAFE_DUNDERS = frozenset({"__class__", "__name__", "__qualname__", "__doc__",
+                                  "__module__"})
 _SCRIPT_HTML = re.compile(r"<\s*script|javascript:|\son\w+\s*=", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d]\w*")
 _DESER_LOADS = frozenset({"pickle.loads", "dill.loads", "cloudpickle.loads", "marshal.loads",
@@ -95,7 +109,11 @@ _RESOLVING_CALLS = frozenset({
 # Method names _check_method looks at; other method calls skip it.
 _CHECKED_METHODS = IO_METHODS | {"query", "eval", "extractall", "extract", "unlink", "rmdir",
                                  "rmtree", "symlink_to", "hardlink_to", "link_to", "home",
-                                 "expanduser", "join", "setDaemon"}
+                                 "expanduser", "join", "setDaemon", "format", "format_map",
+                                 "vformat"}
+# Callees whose format string is their first argument (not their receiver).
+_FORMAT_FUNCTIONS = frozenset({"builtins.str.format", "builtins.str.format_map",
+                               "string.Formatter().format", "string.Formatter().vformat"})
 _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
 _CHAIN_LINKS = frozenset({ast.Attribute, ast.Name})
 # Values that ``name = value`` can make an alias of (``run = os.system``).
@@ -103,8 +121,34 @@ _ALIAS_VALUES = frozenset({ast.Name, ast.Attribute, ast.Subscript, ast.Call})
 _OPEN_CALLS = frozenset({"builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open"})
 _FOLDABLE_VALUES = frozenset({ast.JoinedStr, ast.BinOp, ast.Call, ast.List, ast.Tuple,
                               ast.Subscript, ast.ListComp, ast.GeneratorExp})
+# Attribute names whose value the folder may know (os.sep, string.ascii_lowercase, sys.prefix).
+_CONST_ATTRS = frozenset(q.rpartition(".")[2] for q in HOST_ATTRIBUTES) | {"__file__",
+                                                                           "__path__"}
 _FOLDABLE_ROOTS = frozenset({"builtins", "base64", "binascii", "codecs", "zlib", "bz2", "lzma",
                              "gzip", "functools", "operator"})
+
+
+def _format_walks(template: str, depth: int = 0) -> str | None:
+    """The first escape attribute a format string's fields reach (``{0.__init__.__globals__}``,
+    ``{0[__builtins__]}``, nested in a format spec too): any dunder but ``__class__`` and the
+    descriptive ones (``{0.__class__.__name__}`` is a class name); "" when none; None when
+    the string does not parse as a format string."""
+    try:
+        for _, field, spec, _ in _FORMATTER.parse(template):
+            if field:
+                _, rest = _string.formatter_field_name_split(field)
+                keys = [k for _, k in rest if isinstance(k, str)]
+                escape = [k for k in keys if k in TAMPER_ATTRS and k not in TAMPER_READ_OK]
+                dunder = [k for k in keys if k.startswith("__") and k not in _FORMAT_SAFE_DUNDERS]
+                if escape or dunder:
+                    return (escape or dunder)[0]
+            if spec and "{" in spec and depth < 3:
+                found = _format_walks(spec, depth + 1)
+                if found != "":
+                    return found
+    except (ValueError, TypeError):
+        return None
+    return ""
 
 
 def _ordered(quals: set[str] | frozenset[str]) -> Iterable[str]:
@@ -171,8 +215,8 @@ class Analyzer:
     """
 
     __slots__ = ("_alias_pos", "_cache", "_class_body", "_depth", "_found", "_handled",
-                 "_max_depth", "_safe", "collect_ids", "env_lookup", "file_vars", "fold",
-                 "fold_str", "identifiers", "joined", "line_base", "path_vars",
+                 "_max_depth", "_returns", "_safe", "collect_ids", "env_lookup", "file_vars",
+                 "fold", "fold_str", "identifiers", "joined", "line_base", "path_vars",
                  "payload_depth", "policy", "resolve", "resolver", "scan_payload",
                  "table", "threads", "written")
 
@@ -203,7 +247,8 @@ class Analyzer:
         self.threads: list[ast.AST] = []
         self.joined = False
         self.line_base = line_base  # for cell magics: raw line of the %% line
-        self._class_body = False
+        self._class_body: str | None = None  # the class whose body is being visited
+        self._returns: list[set[str]] = []  # per enclosing function: what it may return
         # Identifiers are only needed for the look-alike check, i.e. for non-ASCII cells.
         self.collect_ids = True
 
@@ -612,14 +657,23 @@ class Analyzer:
         if cls is ast.Constant:
             v = value.value  # type: ignore[attr-defined]
             return Folded(v) if isinstance(v, (str, bytes, int)) else None
-        if cls is ast.Attribute or cls is ast.Lambda or cls is ast.Dict or cls is ast.Compare:
+        if cls is ast.Attribute:
+            # os.sep, string.ascii_lowercase, A.name (a class-body constant of the cell)
+            if not (value.attr in _CONST_ATTRS or any(  # type: ignore[attr-defined]
+                    q.startswith(CLASS_PREFIX) for q in self.resolve(value.value))):  # type: ignore
+                return None
+            folded = self.fold(value)
+            return folded if folded is not None and isinstance(
+                folded.value, (str, bytes, list, int)) else None
+        if cls is ast.Lambda or cls is ast.Dict or cls is ast.Compare:
             return None
         if cls is ast.Name:
             return self.table.lookup_const(value.id)  # type: ignore[attr-defined]
         if cls is ast.Call:
             func = value.func  # type: ignore[attr-defined]
             quals = self.resolve(func)
-            if quals and not any(q.partition(".")[0] in _FOLDABLE_ROOTS for q in quals):
+            if quals and not any(q.partition(".")[0] in _FOLDABLE_ROOTS
+                                 or q.startswith(FUNCTION_PREFIX) for q in quals):
                 return None  # pd.read_csv(...), model.fit(...): not a constant
             if not quals and func.__class__ is ast.Attribute and func.attr not in FOLDABLE_METHODS:
                 return None  # df.drop(...): the folder would give up at once
@@ -655,8 +709,13 @@ class Analyzer:
     def _bind_target(self, target: ast.AST, value: ast.AST | None, quals: set[str],
                      const: Folded | None) -> None:
         if target.__class__ is ast.Name:
-            self.table.bind(target.id, quals, const)  # type: ignore[attr-defined]
-            self._track_file_var(target.id, value)  # type: ignore[attr-defined]
+            name = target.id  # type: ignore[attr-defined]
+            if value.__class__ is ast.Lambda:  # k = lambda: "os": a function of the cell
+                quals = {self._function(name, value, value.body)}  # type: ignore[attr-defined]
+            self.table.bind(name, quals, const)
+            if self._class_body:  # also reachable as Class.name
+                self.table.bind(f"{self._class_body}.{name}", quals, const)
+            self._track_file_var(name, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             elts = getattr(value, "elts", None)
             if isinstance(value, (ast.Tuple, ast.List)) and elts is not None and len(
@@ -746,6 +805,19 @@ class Analyzer:
                 self.visit(case.guard)
             self._conditional(case.body)
 
+    def _function(self, name: str, node: ast.AST, expr: ast.AST | None) -> str:
+        """Register a function or lambda of the cell; its "<fn:...>" name. A one-expression
+        body (``return expr``, a lambda) is kept so that the folder can call it."""
+        qual = f"{FUNCTION_PREFIX}{name}@{node.lineno}:{node.col_offset}>"  # type: ignore
+        args: ast.arguments = node.args  # type: ignore[attr-defined]
+        if expr is not None and not (args.vararg or args.kwarg or args.kwonlyargs
+                                     or args.defaults):
+            self.table.functions[qual] = (
+                tuple(a.arg for a in (*args.posonlyargs, *args.args)), expr)
+        if node.__class__ is ast.Lambda:
+            self.table.returns[qual] = frozenset(self.resolve(expr))  # type: ignore[arg-type]
+        return qual
+
     def visit_FunctionDef(self, node: ast.AST) -> None:
         if self.collect_ids:
             self.identifiers.add(node.name)  # type: ignore[attr-defined]
@@ -753,9 +825,16 @@ class Analyzer:
         args: ast.arguments = node.args  # type: ignore[attr-defined]
         self._visit_list(args.defaults)
         self._visit_list([d for d in args.kw_defaults if d is not None])
-        self.table.bind(node.name)  # type: ignore[attr-defined]
+        body = [s for s in node.body if not (  # type: ignore[attr-defined]
+            s.__class__ is ast.Expr and s.value.__class__ is ast.Constant)]  # docstrings
+        expr = body[0].value if len(body) == 1 and body[0].__class__ is ast.Return else None
+        qual = self._function(node.name, node, expr)  # type: ignore[attr-defined]
+        self.table.bind(node.name, {qual})  # type: ignore[attr-defined]
+        if self._class_body:  # a method: Class.name
+            self.table.bind(f"{self._class_body}.{node.name}", {qual})  # type: ignore
         self.table.conditional += 1
-        outer, self._class_body = self._class_body, False
+        outer, self._class_body = self._class_body, None
+        self._returns.append(set())
         try:
             for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg,
                       args.kwarg):
@@ -767,6 +846,13 @@ class Analyzer:
         finally:
             self.table.conditional -= 1
             self._class_body = outer
+            self.table.returns[qual] = frozenset(self._returns.pop())
+
+    def visit_Return(self, node: ast.Return) -> None:
+        if node.value is not None:
+            if self._returns:
+                self._returns[-1].update(self.resolve(node.value))
+            self.visit(node.value)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -786,12 +872,12 @@ class Analyzer:
         self._visit_list(node.decorator_list)
         self._visit_list(node.bases)
         self._visit_list(node.keywords)
-        outer, self._class_body = self._class_body, True
+        outer, self._class_body = self._class_body, node.name
         try:
             self._visit_list(node.body)
         finally:
             self._class_body = outer
-        self.table.bind(node.name)
+        self.table.bind(node.name, {f"{CLASS_PREFIX}{node.name}>"})
 
     def visit_Delete(self, node: ast.Delete) -> None:
         for target in node.targets:
@@ -868,6 +954,25 @@ class Analyzer:
                 self.joined = True
         elif name == "setDaemon":
             self.report(node, "detached-thread", H, "makes a thread a daemon (detached)")
+        elif name in ("format", "format_map", "vformat"):
+            self._check_format(node, func, quals)
+
+    def _check_format(self, node: ast.Call, func: ast.Attribute, quals: set[str]) -> None:
+        """``"{0.__globals__}".format(f)`` walks its arguments' attributes at run time."""
+        if quals & _FORMAT_FUNCTIONS:
+            template = self.fold_str(node.args[0]) if node.args else None
+        else:
+            template = self.fold_str(func.value)
+        if not template or "{" not in template:
+            return
+        walked = _format_walks(template)
+        if walked is None:
+            self.report(node, "interpreter-tampering", M,
+                        "a malformed format string whose fields cannot be checked")
+        elif walked:
+            self.report(node, "interpreter-tampering", H,
+                        f"format string {template[:60]!r} walks its arguments to {walked}, "
+                        "a way out of the object model")
 
     def visit_keyword(self, node: ast.keyword) -> None:
         self.visit(node.value)

@@ -13,9 +13,13 @@ import binascii
 import bz2
 import codecs
 import lzma
+import posixpath
+import string
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
+
+from . import hostpaths
 
 _CONSTANTS = (str, bytes, int, float)  # foldable literals (and None)
 MAX_VALUE = 1 << 20  # chars / bytes / items a folded value may hold
@@ -128,20 +132,23 @@ class Folder:
     ``lookup(name)`` returns what a variable was bound to, if it was a foldable constant.
     """
 
-    __slots__ = ("_encoded", "_lookup", "_qualify")
+    __slots__ = ("_encoded", "_function", "_lookup", "_qualify")
 
     def __init__(
         self,
         qualify: Callable[[ast.AST], set[str]],
         lookup: Callable[[str], Folded | None],
+        function: Callable[[str], tuple[tuple[str, ...], ast.AST] | None] | None = None,
     ) -> None:
         self._qualify = qualify
         self._lookup = lookup
+        # "<fn:name>" -> (parameters, returned expression) of a one-expression function
+        self._function = function or (lambda qual: None)
         self._encoded = False  # set while folding: did a decoder take part?
 
     def close(self) -> None:
         """Drop the callbacks (they are bound methods of the resolver that owns this folder)."""
-        self._qualify = self._lookup = _closed
+        self._qualify = self._lookup = self._function = _closed
 
     def fold(self, node: ast.AST | None) -> Folded | None:
         cls = node.__class__
@@ -235,6 +242,25 @@ class Folder:
             return value[self._fold(node.slice, env, depth)]
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
             return self._comprehension(node, env, depth)
+        if node.__class__ is ast.Attribute:
+            return self._attribute(node, depth)  # type: ignore[arg-type]
+        raise _Fail
+
+    def _attribute(self, node: ast.Attribute, depth: int) -> Any:
+        """Module constants (os.sep, string.ascii_lowercase), host locations (sys.prefix,
+        np.__file__) and constants bound in a class body of the cell (``A.name``)."""
+        for qual in sorted(self._qualify(node)):
+            found = hostpaths.HOST_ATTRIBUTES.get(qual)
+            if found is not None:
+                return found
+            if node.attr in ("__file__", "__path__") and qual[:1] != "<" and "()" not in qual:
+                return hostpaths.module_file(qual.rpartition(".")[0], node.attr)
+        for base in sorted(self._qualify(node.value)):
+            if base.startswith(_CLASS):
+                found = self._lookup(f"{base[len(_CLASS):].partition('>')[0]}.{node.attr}")
+                if found is not None:
+                    self._encoded = self._encoded or found.encoded
+                    return found.value
         raise _Fail
 
     @staticmethod
@@ -297,6 +323,8 @@ class Folder:
 
     def _call(self, node: ast.Call, env: dict[str, Any], depth: int) -> Any:
         func = node.func
+        if func.__class__ is ast.Lambda:  # (lambda: "o" + "s")()
+            return self._inline(_lambda_params(func), func.body, node, env, depth)  # type: ignore
         if func.__class__ is ast.Attribute and func.attr not in FOLDABLE_METHODS and (
                 not self._qualify(func)):
             # df.mean(), model.fit(X): neither a string method nor a known function; the
@@ -318,6 +346,8 @@ class Folder:
                     args = [self._fold(a, env, depth) for a in node.args]
                     return self._method(receiver, name, args, kwargs, env, depth)
         quals = self._qualify(func)
+        if sum(q.startswith("<fn:") for q in quals) > 1:
+            raise _Fail  # two definitions of the function: its value is not known
         # In a fixed order: with several meanings, the one that folds first must not depend on
         # the process's string hashing.
         for qual in (quals if len(quals) < 2 else sorted(quals)):
@@ -326,8 +356,42 @@ class Folder:
                 return result
         raise _Fail
 
+    def _inline(self, params: tuple[str, ...] | None, body: ast.AST, node: ast.Call,
+                env: dict[str, Any], depth: int) -> Any:
+        """The value of a one-expression function of the cell called with constants."""
+        if params is None or node.keywords or len(node.args) != len(params):
+            raise _Fail
+        inner = dict(env)
+        inner.update(zip(params, [self._fold(a, env, depth) for a in node.args], strict=True))
+        return self._fold(body, inner, depth + 1)
+
+    def _reduce(self, node: ast.Call, env: dict[str, Any], depth: int) -> Any:
+        """functools.reduce(operator.add | lambda a, b: ..., items[, initial])."""
+        if len(node.args) not in (2, 3) or node.keywords:
+            raise _Fail
+        items = list(self._fold(node.args[1], env, depth))
+        acc = self._fold(node.args[2], env, depth) if len(node.args) == 3 else items.pop(0)
+        fn = node.args[0]
+        params = _lambda_params(fn) if fn.__class__ is ast.Lambda else None
+        adds = not params and not self._qualify(fn).isdisjoint(_ADD_FUNCTIONS)
+        if not adds and (params is None or len(params) != 2):
+            raise _Fail
+        self._encoded = True  # a name assembled from pieces hides it from review
+        for item in items:
+            if adds:
+                acc = _check(self._binop(ast.Add(), acc, item))
+            else:
+                inner = dict(env)
+                inner.update(zip(params, (acc, item), strict=True))  # type: ignore[arg-type]
+                acc = _check(self._fold(fn.body, inner, depth + 1))  # type: ignore[attr-defined]
+        return acc
+
     def _method(self, receiver: Any, name: str, args: list[Any], kwargs: dict[str, ast.AST],
                 env: dict[str, Any], depth: int) -> Any:
+        if isinstance(receiver, Mapping):  # os.environ.get("HOME"): only host variables fold
+            if name == "get" and args and args[0] in receiver:
+                return receiver[args[0]]
+            raise _Fail
         if name == "join" and isinstance(receiver, (str, bytes)) and len(args) == 1:
             items = args[0]
             if isinstance(items, (str, bytes)):
@@ -345,8 +409,11 @@ class Folder:
                 return codecs.encode(receiver, "rot13")
             return receiver.encode(str(encoding), "replace")
         if name == "format" and isinstance(receiver, str):
+            _plain_format(receiver)
             kw = {k: self._fold(v, env, depth) for k, v in kwargs.items()}
             return receiver.format(*args, **kw)
+        if name == "__add__" and len(args) == 1:
+            return self._binop(ast.Add(), receiver, args[0])
         if name in _STR_METHODS and isinstance(receiver, (str, bytes)):
             return getattr(receiver, name)(*args)
         raise _Fail
@@ -360,6 +427,32 @@ class Folder:
                 return self._fold(kwargs[key], env, depth)
             raise _Fail
 
+        if qual.startswith("<fn:"):
+            found = self._function(qual)
+            if found is None:
+                return _Fail
+            return self._inline(found[0], found[1], node, env, depth)
+        if qual == "functools.reduce":
+            return self._reduce(node, env, depth)
+        if qual == "builtins.getattr" and len(node.args) == 2:  # getattr(A, "name")
+            name = arg(1)
+            for base in sorted(self._qualify(node.args[0])):
+                if base.startswith(_CLASS) and isinstance(name, str):
+                    found = self._lookup(f"{base[len(_CLASS):].partition('>')[0]}.{name}")
+                    if found is not None:
+                        self._encoded = self._encoded or found.encoded
+                        return found.value
+            return _Fail
+        if qual in _ADD_FUNCTIONS and len(node.args) == 2:
+            return self._binop(ast.Add(), arg(0), arg(1))
+        if qual in _PATH_FUNCTIONS:
+            return _PATH_FUNCTIONS[qual](*[arg(i) for i in range(len(node.args))])
+        if qual in hostpaths.HOST_CALLS or qual in ("sysconfig.get_path", "os.path.expanduser"):
+            found = hostpaths.host_call(qual, [arg(i) for i in range(len(node.args))])
+            return _Fail if found is None else found
+        if qual in ("os.getenv", "os.environ.get", "posix.getenv"):
+            key = arg(0, "key")
+            return hostpaths.HOST_ENV.get(key, _Fail)
         module, _, name = qual.rpartition(".")
         if module == "builtins":
             if name == "chr":
@@ -390,6 +483,10 @@ class Folder:
             if name == "reversed":
                 self._encoded = True
                 return list(reversed(arg(0)))
+            if name == "sorted" and set(kwargs) <= {"reverse"}:
+                self._encoded = True
+                reverse = bool(self._fold(kwargs["reverse"], env, depth)) if kwargs else False
+                return sorted(arg(0), reverse=reverse)
             if name == "map" and len(node.args) == 2:
                 fn = self._qualify(node.args[0])
                 items = arg(1)
@@ -429,5 +526,33 @@ class Folder:
 
 
 _DECODER_MODULES = {"base64", "binascii", "zlib", "gzip", "bz2", "lzma", "codecs"}
+_CLASS = "<class:"  # how the resolver names a class defined in the cell: "<class:A>"
+_ADD_FUNCTIONS = frozenset({"operator.add", "operator.concat", "operator.__add__",
+                            "operator.__concat__", "builtins.str.__add__"})
+# Pure path functions (no file system access), folded with posixpath.
+_PATH_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    f"{module}.{name}": getattr(posixpath, name)
+    for module in ("os.path", "posixpath")
+    for name in ("join", "dirname", "basename", "normpath")
+} | {"os.path.expandvars": hostpaths.expandvars, "posixpath.expandvars": hostpaths.expandvars}
+
+
+def _lambda_params(node: ast.AST) -> tuple[str, ...] | None:
+    """The positional parameters of a lambda without defaults or variable arguments."""
+    args = node.args  # type: ignore[attr-defined]
+    if args.vararg or args.kwarg or args.kwonlyargs or args.defaults:
+        return None
+    return tuple(a.arg for a in (*args.posonlyargs, *args.args))
+
+
+def _plain_format(template: str) -> None:
+    """Refuse to fold a format string that walks attributes or indexes its arguments
+    (the analyzer judges those) or asks for a huge width."""
+    for _, field, spec, _ in string.Formatter().parse(template):
+        if field and ("." in field or "[" in field):
+            raise _Fail
+        if spec and any(len(part) > 4 for part in "".join(
+                c if c.isdigit() else " " for c in spec).split()):
+            raise _Fail
 # Every method name Folder._method can fold.
-FOLDABLE_METHODS = frozenset({"join", "decode", "encode", "format", *_STR_METHODS})
+FOLDABLE_METHODS = frozenset({"join", "decode", "encode", "format", "__add__", *_STR_METHODS})

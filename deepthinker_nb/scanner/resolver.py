@@ -39,6 +39,8 @@ IMPLICIT_MODULES.update({"pd": "pandas", "np": "numpy", "plt": "matplotlib.pyplo
                          "sns": "seaborn", "tf": "tensorflow", "Path": "pathlib.Path"})
 PARAM_PREFIX = "<param:"
 GLOBALS = "<globals>"
+CLASS_PREFIX = "<class:"  # a class defined in the cell: "<class:A>", an instance "<class:A>()"
+FUNCTION_PREFIX = "<fn:"  # a function or lambda of the cell: "<fn:name@line:col>"
 
 _EMPTY: frozenset[str] = frozenset()
 # Callees whose result _resolve_call can name (any other call ``f(...)`` resolves to "f()").
@@ -77,12 +79,17 @@ def _defaults_for(trusted: frozenset[str]) -> dict[str, frozenset[str]]:
 class SymbolTable:
     """What each local name may denote: qualified names and/or a folded constant."""
 
-    __slots__ = ("_defaults", "conditional", "consts", "quals", "star_modules", "trusted")
+    __slots__ = ("_defaults", "conditional", "consts", "functions", "quals", "returns",
+                 "star_modules", "trusted")
 
     def __init__(self, trusted_names: Iterable[str] = ()) -> None:
         self.quals: dict[str, frozenset[str]] = {}
         self.consts: dict[str, Folded] = {}
         self.star_modules: list[str] = []
+        # Functions and lambdas of the cell, by their "<fn:...>" name: what they may return,
+        # and (for one-expression bodies) their parameters and returned expression.
+        self.returns: dict[str, frozenset[str]] = {}
+        self.functions: dict[str, tuple[tuple[str, ...], ast.AST]] = {}
         self.trusted = frozenset(trusted_names)
         self._defaults = _defaults_for(self.trusted)
         self.conditional = 0  # > 0 inside branches, loops, try, function bodies
@@ -93,7 +100,17 @@ class SymbolTable:
         other.quals = dict(self.quals)
         other.consts = dict(self.consts)
         other.star_modules = list(self.star_modules)
+        other.returns = dict(self.returns)
+        other.functions = dict(self.functions)
         return other
+
+    def lookup_function(self, qual: str) -> tuple[tuple[str, ...], ast.AST] | None:
+        return self.functions.get(qual)
+
+    def member(self, qual: str, attr: str) -> frozenset[str]:
+        """What ``Class.attr`` denotes for a class of the cell (``qual`` "<class:A>" or an
+        instance of it, "<class:A>()"): its class-body binding, if any."""
+        return self.quals.get(f"{qual[len(CLASS_PREFIX):].partition('>')[0]}.{attr}", _EMPTY)
 
     def lookup_quals(self, name: str) -> frozenset[str]:
         found = self.quals.get(name)
@@ -134,7 +151,7 @@ class Resolver:
 
     def __init__(self, table: SymbolTable) -> None:
         self.table = table
-        self.folder = Folder(self.resolve, table.lookup_const)
+        self.folder = Folder(self.resolve, table.lookup_const, table.lookup_function)
         self._memo: dict[ast.AST, frozenset[str]] = {}
 
     def fold_str(self, node: ast.AST | None) -> str | None:
@@ -183,8 +200,16 @@ class Resolver:
             attr = node.attr  # type: ignore[attr-defined]
             if len(base) == 1:  # the common case, without a comprehension
                 (q,) = base
-                return _EMPTY if q.startswith(PARAM_PREFIX) else {f"{q}.{attr}"}
-            return {f"{q}.{attr}" for q in base if not q.startswith(PARAM_PREFIX)}
+                if q[0] == "<":
+                    return self._member(q, attr)
+                return {f"{q}.{attr}"}
+            out = set()
+            for q in base:
+                if q[0] == "<":
+                    out |= self._member(q, attr)
+                else:
+                    out.add(f"{q}.{attr}")
+            return out
         if cls is ast.Call:
             return self._resolve_call(node, depth)  # type: ignore[arg-type]
         if cls is ast.Subscript:
@@ -218,6 +243,31 @@ class Resolver:
             return self._resolve(node.value, depth)
         return _EMPTY
 
+    def _passed_through(self, func: str, node: ast.Call, depth: int) -> set[str]:
+        """What a one-expression function returns when that is (an attribute chain of) one of
+        its parameters: ``f(pd.io.common).os`` with ``def f(x): return x``."""
+        found = self.table.functions.get(func)
+        if found is None:
+            return set()
+        params, expr = found
+        chain: list[str] = []
+        while expr.__class__ is ast.Attribute:
+            chain.append(expr.attr)  # type: ignore[attr-defined]
+            expr = expr.value  # type: ignore[attr-defined]
+        if expr.__class__ is not ast.Name or expr.id not in params:  # type: ignore[attr-defined]
+            return set()
+        index = params.index(expr.id)  # type: ignore[attr-defined]
+        if index >= len(node.args):
+            return set()
+        suffix = "".join("." + a for a in reversed(chain))
+        return {q + suffix for q in self._resolve(node.args[index], depth) if q[0] != "<"}
+
+    def _member(self, qual: str, attr: str) -> frozenset[str]:
+        """An attribute of a placeholder: a class member, or nothing (parameters, globals)."""
+        if qual.startswith(CLASS_PREFIX):
+            return self.table.member(qual, attr)
+        return _EMPTY
+
     def _resolve_call(self, node: ast.Call, depth: int) -> set[str] | frozenset[str]:
         funcs = self._resolve(node.func, depth)
         args = node.args
@@ -225,13 +275,20 @@ class Resolver:
             return _EMPTY  # model.fit(X, y): a method of a local variable
         out: set[str] = set()
         for f in funcs:
-            if f not in _SPECIAL_CALLS:
+            if f[0] == "<" and f.startswith(FUNCTION_PREFIX):
+                out |= self.table.returns.get(f, _EMPTY)  # def f(): return os.system
+                out |= self._passed_through(f, node, depth)  # def f(x): return x.os
+            elif f not in _SPECIAL_CALLS:
                 out.add(f + "()")
             elif f in ("builtins.getattr", "builtins.object.__getattribute__",
                      "builtins.type.__getattribute__") and len(args) >= 2:
                 name = self.fold_str(args[1])
                 if name is not None:
-                    out |= {f"{q}.{name}" for q in self._resolve(args[0], depth)}
+                    for q in self._resolve(args[0], depth):
+                        if q[0] == "<":
+                            out |= self._member(q, name)
+                        else:
+                            out.add(f"{q}.{name}")
             elif f in ("builtins.__import__", "importlib.import_module",
                        "importlib.__import__") and args:
                 name = self.fold_str(args[0])
