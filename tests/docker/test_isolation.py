@@ -151,7 +151,8 @@ def test_only_the_two_mounts_are_visible(kernel, dirs):
     binds = set(info["binds"])
     sockdirs = {b for b in binds if b.startswith("/tmp/dtk-")}
     assert len(sockdirs) == 1  # the kernel's own socket dir
-    assert binds - sockdirs == {str(work), str(data)}
+    # and deepthinker-nb's own code (the launcher, the in-kernel scanner), read-only
+    assert binds - sockdirs == {str(work), str(data), "/opt/deepthinker-nb/deepthinker_nb"}
     assert not info["secret"] and not info["repo"] and not info["host_env"]
 
 
@@ -177,3 +178,13 @@ def test_results_in_the_workdir_are_visible_to_the_host(kernel, dirs):
     """)
     assert out == str(work)
     assert (work / "predictions.csv").read_text().splitlines() == ["y", "1", "0"]
+
+
+def test_deepthinker_nb_in_the_kernel_is_the_hosts_and_read_only(kernel):
+    out = run(kernel, """
+        import os
+        import deepthinker_nb.kernel.launcher as launcher
+        read_only = bool(os.statvfs(launcher.__file__).f_flag & os.ST_RDONLY)
+        print(launcher.__file__, read_only)
+    """)
+    assert out == "/opt/deepthinker-nb/deepthinker_nb/kernel/launcher.py True"

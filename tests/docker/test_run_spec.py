@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from deepthinker_nb.config.docker import (
@@ -26,7 +28,7 @@ from deepthinker_nb.kernel.docker.container import (
 
 def spec(config=None, **kw):
     args = dict(
-        command=["python", "-m", "deepthinker_nb_launcher", "-f", "/tmp/dtk-x/kernel.json"],
+        command=["python", "-m", "deepthinker_nb.kernel.launcher", "-f", "/tmp/dtk-x/kernel.json"],
         workdir="/srv/run/work", data_dirs=["/srv/data"], sockdir="/tmp/dtk-x",
         labels={"deepthinker-nb.owner-pid": "1"}, user="1000:1000",
     )
@@ -56,7 +58,7 @@ def test_same_path_mounts_workdir_rw_data_ro():
     assert s.volumes["/srv/run/work"] == {"bind": "/srv/run/work", "mode": "rw"}
     assert s.volumes["/srv/data"] == {"bind": "/srv/data", "mode": "ro"}
     assert s.volumes["/tmp/dtk-x"] == {"bind": "/tmp/dtk-x", "mode": "rw"}
-    assert len(s.volumes) == 3
+    assert len(s.volumes) == 4  # and the read-only deepthinker_nb package
 
 
 def test_reserved_paths_fall_back():
@@ -139,7 +141,7 @@ def test_missing_mount_is_a_mount_error(tmp_path):
 
 def test_recipe_hash_covers_every_recipe_file():
     files = image.recipe_files()
-    assert {"Dockerfile", "requirements.txt", "rootfs.sh", "deepthinker_nb_launcher.py"} <= set(files)
+    assert {"Dockerfile", "requirements.txt", "rootfs.sh"} <= set(files)
     h = image.recipe_hash()
     assert len(h) == 12 and int(h, 16) >= 0
     assert image.image_tag(h) == f"deepthinker-nb-kernel:{h}"
@@ -168,7 +170,7 @@ def test_installable_kernelspec_matches_the_backend():
     shipped = image.recipe_dir().parent / "deepthinker-docker" / "kernel.json"
     assert json.loads(shipped.read_text()) == DockerBackend().kernel_spec()
     spec = DockerBackend().kernel_spec()
-    assert spec["argv"][:3] == ["python", "-m", "deepthinker_nb_launcher"]
+    assert spec["argv"][:3] == ["python", "-m", "deepthinker_nb.kernel.launcher"]
     assert spec["metadata"]["kernel_provisioner"]["provisioner_name"] == (
         "deepthinker-docker-provisioner")
 
@@ -205,9 +207,17 @@ def test_dev_shm_is_set_and_a_mirror_is_mounted_at_the_working_dirs_path():
              config=DockerConfig(env={"PYTHONPATH": "/opt/extra"}))
     assert s.volumes["/var/tmp/dtk-mirror-x/work"] == {"bind": "/srv/run/work", "mode": "rw"}
     assert "/srv/run/work" not in s.volumes and s.workdir == "/srv/run/work"
-    assert s.environment["PYTHONPATH"] == "/tmp/dtk-x:/opt/extra"
+    assert s.environment["PYTHONPATH"] == "/tmp/dtk-x:/opt/deepthinker-nb:/opt/extra"
     assert s.create_kwargs(DockerConfig())["shm_size"] == 64 * 1024**2
-    assert "PYTHONPATH" not in spec().environment
+
+
+def test_the_hosts_deepthinker_nb_is_mounted_read_only_on_the_kernels_path():
+    import deepthinker_nb
+
+    s = spec()
+    package = str(Path(deepthinker_nb.__file__).resolve().parent)
+    assert s.volumes[package] == {"bind": "/opt/deepthinker-nb/deepthinker_nb", "mode": "ro"}
+    assert s.environment["PYTHONPATH"] == "/opt/deepthinker-nb"
 
 
 def test_disk_limit_is_a_checked_size():

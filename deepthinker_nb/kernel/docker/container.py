@@ -9,6 +9,12 @@ directory the image itself uses (``/usr``, ``/etc``, ``/opt``, ``/root``, ...) i
 (see ``ownership``) mounts the private copy at the working dir's path: the kernel sees the same
 path either way. The per-kernel socket dir (``/tmp/dtk-*``) is also mounted at its own path, so
 the connection file needs no rewriting.
+
+deepthinker-nb's own in-kernel code (the launcher, the scanner the kernel runs on every cell,
+the mirror's sync extension) is not baked into the image: the host's package is mounted
+read-only at ``/opt/deepthinker-nb/deepthinker_nb`` and put on ``PYTHONPATH``. The kernel then
+always runs the host's version, so its scanner and the host's gate judge a cell alike, and a
+change to that code needs no image rebuild.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from deepthinker_nb.config.docker import DockerConfig
 from deepthinker_nb.config.limits import parse_size
 
 CONTAINER_HOME = "/tmp/home"
+PACKAGE_ROOT = "/opt/deepthinker-nb"
+"""Where the host's deepthinker_nb package is mounted (read-only), on the kernel's path."""
+PACKAGE_SOURCE = str(Path(__file__).resolve().parents[2])
 FALLBACK_WORKDIR = "/home/kernel/work"
 FALLBACK_DATA_ROOT = "/data"
 RESERVED_PREFIXES = (
@@ -158,13 +167,14 @@ def build_run_spec(
     """The run spec of one kernel container (no engine calls, no file system access).
 
     ``workdir`` is the host working dir, whose path the kernel sees; ``workdir_source`` the
-    host dir mounted there when it is not the working dir itself (a mirror). ``python_path`` is
-    put in front of any ``PYTHONPATH`` the config sets.
+    host dir mounted there when it is not the working dir itself (a mirror). ``python_path`` and
+    the mounted deepthinker_nb package are put in front of any ``PYTHONPATH`` the config sets.
     """
     work_target = container_path_for_workdir(workdir)
     volumes: dict[str, dict[str, str]] = {
         sockdir: {"bind": sockdir, "mode": "rw"},
         workdir_source or workdir: {"bind": work_target, "mode": "rw"},
+        PACKAGE_SOURCE: {"bind": f"{PACKAGE_ROOT}/deepthinker_nb", "mode": "ro"},
     }
     for host, target in container_paths_for_data(list(data_dirs)).items():
         volumes.setdefault(host, {"bind": target, "mode": "ro"})
@@ -188,8 +198,8 @@ def build_run_spec(
         env["DEEPTHINKER_NETWORK_ALLOWLIST"] = ",".join(config.network_allowlist)
     env.update(extra_env or {})
     env.update(dict(config.env))
-    if python_path:
-        env["PYTHONPATH"] = ":".join([*python_path, *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = ":".join(
+        [*python_path, PACKAGE_ROOT, *filter(None, [env.get("PYTHONPATH")])])
     return RunSpec(
         image=config.image,
         command=list(command),

@@ -30,7 +30,6 @@ IMAGE_REPO = "deepthinker-nb-kernel"
 BASE_REPO = "deepthinker-nb-base"
 REGISTRY_BASE = "python:3.11-slim"
 HOST_CA_BUNDLE = Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt")
-LAUNCHER_MODULE = "deepthinker_nb_launcher"
 LABEL_RECIPE = "deepthinker-nb.recipe"
 LABEL_BASE = "deepthinker-nb.base"
 _PKG = Path(__file__).resolve().parents[2]  # the deepthinker_nb package directory
@@ -49,21 +48,14 @@ def recipe_dir() -> Path:
     raise ImageBuildError("kernel image recipe not found (kernels/docker/Dockerfile)")
 
 
-def launcher_source() -> Path:
-    """The in-kernel launcher (output budget, rlimits), copied into the image."""
-    return _PKG / "kernel" / "launcher.py"
-
-
 def recipe_files() -> dict[str, Path]:
     """Build-context name -> file, for every file that defines the image."""
     root = recipe_dir()
-    files = {
+    return {
         p.relative_to(root).as_posix(): p
         for p in sorted(root.rglob("*"))
         if p.is_file() and "__pycache__" not in p.parts
     }
-    files[f"{LAUNCHER_MODULE}.py"] = launcher_source()
-    return files
 
 
 def recipe_hash() -> str:

@@ -45,19 +45,26 @@ from traitlets import Dict, Unicode
 
 from deepthinker_nb.config.docker import DockerConfig
 from deepthinker_nb.config.docker import profile as get_profile
+from deepthinker_nb.kernel.backend import DEFAULT_POLICY, kernel_guard_value
 from deepthinker_nb.kernel.disk import DiskBudget
 from deepthinker_nb.kernel.docker import orphans
-from deepthinker_nb.kernel.docker.container import KERNEL_PORT_NAMES, build_run_spec
+from deepthinker_nb.kernel.docker.container import (
+    KERNEL_PORT_NAMES,
+    build_run_spec,
+    container_path_for_workdir,
+    container_paths_for_data,
+)
 from deepthinker_nb.kernel.docker.engine import get_client, require_image
 from deepthinker_nb.kernel.docker.kernel_sync import SOCKET_ENV
 from deepthinker_nb.kernel.docker.mirror import WorkdirMirror
 from deepthinker_nb.kernel.docker.ownership import check_mounts, give_to_kernel, plan_workdir
 from deepthinker_nb.kernel.docker.syncpoint import EXTENSION_ARG, SyncPoint, install_extension
 from deepthinker_nb.kernel.docker.watcher import ContainerState, EventWatcher
+from deepthinker_nb.scanner.kernel_guard import GUARD_ENV
 
 __all__ = ["KERNEL_ARGV", "DockerKernelProvisioner", "check_mounts"]
 
-KERNEL_ARGV = ["python", "-m", "deepthinker_nb_launcher", "-f", "{connection_file}"]
+KERNEL_ARGV = ["python", "-m", "deepthinker_nb.kernel.launcher", "-f", "{connection_file}"]
 _gc_done_for_pid: int | None = None
 
 
@@ -134,9 +141,7 @@ class DockerKernelProvisioner(KernelProvisionerBase):
         host_env = kwargs.pop("env", None) or {}  # the host's environment stays on the host
         session = kwargs.pop("deepthinker_session", "") or host_env.get("JPY_SESSION_NAME") or ""
         kwargs.pop("extra_arguments", None)
-        # The in-kernel scanner needs deepthinker_nb inside the image, which holds only the
-        # launcher: Docker kernels rely on the host-side scan gate and the container.
-        kwargs.pop("deepthinker_scan", None)
+        scan_policy = kwargs.pop("deepthinker_scan_policy", DEFAULT_POLICY)
         self.config = config
 
         client = get_client()
@@ -187,6 +192,10 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             command = [str(inner) if a == km.connection_file else a for a in command]
             ports = [int(info[name]) for name in KERNEL_PORT_NAMES]
         spec_env = {k: str(v) for k, v in (self.kernel_spec.env or {}).items()}
+        # The scanner inside the kernel, with the session's policy, as the kernel sees paths.
+        spec_env[GUARD_ENV] = kernel_guard_value(
+            scan_policy, container_path_for_workdir(self.workdir),
+            list(container_paths_for_data(data_dirs).values()))
         python_path: list[str] = []
         if self.mirror is not None:  # the kernel asks for a reconcile around each cell
             install_extension(self.sockdir)
