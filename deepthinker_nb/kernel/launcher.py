@@ -5,8 +5,9 @@ message per flush, so ``print("x" * 10**8)`` would arrive as a single 100 MB mes
 launcher caps what each stream of each cell may send (``DEEPTHINKER_OUTPUT_LIMIT`` bytes, default
 4 MiB) and, when the cell ends, says how much it dropped.
 
-It must stay a single file that imports nothing from deepthinker_nb: the Docker image copies it in
-as the module ``deepthinker_nb_launcher``.
+It runs in the kernel's Python (the host's venv, or the Docker image's with the host's package
+mounted read-only), so it imports nothing from deepthinker_nb before ipykernel starts, except
+the scanner it installs as the kernel's guard.
 """
 
 from __future__ import annotations
