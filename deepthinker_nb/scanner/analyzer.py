@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import _string
 import ast
+import posixpath
 import re
 import string
 import unicodedata
@@ -20,7 +21,7 @@ from . import ipython as ipy
 from .findings import Finding
 from .folding import FOLDABLE_METHODS, Folded
 from .hostpaths import HOST_ATTRIBUTES
-from .paths import classify
+from .paths import CHECKPOINT_OK, classify, code_file
 from .policy import ScanPolicy
 from .resolver import (
     CLASS_PREFIX,
@@ -107,10 +108,19 @@ _RESOLVING_CALLS = frozenset({
     "builtins.globals", "builtins.locals", "functools.partial", "functools.partialmethod",
 })
 # Method names _check_method looks at; other method calls skip it.
-_CHECKED_METHODS = IO_METHODS | {"query", "eval", "extractall", "extract", "unlink", "rmdir",
-                                 "rmtree", "symlink_to", "hardlink_to", "link_to", "home",
-                                 "expanduser", "join", "setDaemon", "format", "format_map",
-                                 "vformat"}
+# Path methods that create or fill a file (for the code-file rule): the receiver is the file,
+# except for rename/replace, whose argument is the new name.
+_PATH_WRITE_METHODS = frozenset({"write_text", "write_bytes", "touch", "open", "rename",
+                                 "replace", "symlink_to", "hardlink_to"})
+_CHECKED_METHODS = IO_METHODS | _PATH_WRITE_METHODS | {
+    "query", "eval", "extractall", "extract", "unlink", "rmdir", "rmtree", "link_to", "home",
+    "expanduser", "join", "setDaemon", "format", "format_map", "vformat"}
+# Writers of model checkpoints, which may use PyTorch's .pth extension.
+_SAVERS = frozenset({"save", "save_model", "save_weights", "to_pickle", "dump", "savez",
+                     "savez_compressed"})
+# Copies and renames: their second argument is the file created.
+_COPIES = frozenset({"shutil.copy", "shutil.copy2", "shutil.copyfile", "os.rename",
+                     "os.replace", "os.renames", "os.link", "os.symlink"})
 # Callees whose format string is their first argument (not their receiver).
 _FORMAT_FUNCTIONS = frozenset({"builtins.str.format", "builtins.str.format_map",
                                "string.Formatter().format", "string.Formatter().vformat"})
@@ -956,6 +966,24 @@ class Analyzer:
             self.report(node, "detached-thread", H, "makes a thread a daemon (detached)")
         elif name in ("format", "format_map", "vformat"):
             self._check_format(node, func, quals)
+        if name in _PATH_WRITE_METHODS and self._is_path(func.value, quals):
+            if name in ("rename", "replace"):  # the argument is the new file
+                self._refuse_code_file(node, f"{name}()", node.args[0] if node.args else None)
+                return
+            if name == "open":
+                mode = self.fold_str(self._code_arg(node, "mode", 0)) or "r"
+                if not any(c in mode for c in "wax+"):
+                    return
+            self._refuse_code_file(node, f"{name}()", func.value)
+
+    def _is_path(self, receiver: ast.AST, quals: set[str]) -> bool:
+        """Whether a method's receiver is a pathlib path (Path(...), a variable bound to one,
+        Path(...) / "x")."""
+        if any(q.startswith("pathlib.") for q in quals):
+            return True
+        if receiver.__class__ is ast.Name:
+            return receiver.id in self.path_vars  # type: ignore[attr-defined]
+        return receiver.__class__ is ast.BinOp  # Path(d) / "x.py"
 
     def _check_format(self, node: ast.Call, func: ast.Attribute, quals: set[str]) -> None:
         """``"{0.__globals__}".format(f)`` walks its arguments' attributes at run time."""
@@ -1115,6 +1143,43 @@ class Analyzer:
                 text = self.fold_str(arg)
                 if text:
                     self.written.add(text)
+                self._refuse_code_file(arg, f"{name}()", arg, checkpoint=name in _SAVERS)
+
+    def _path_tail(self, node: ast.AST | None, depth: int = 0) -> str | None:
+        """The last constant piece of a path expression, enough to tell its extension:
+        ``f"{name}.py"``, ``Path(WORK_DIR) / "x.py"``, ``os.path.join(d, "x.py")``."""
+        if node is None or depth > 8:
+            return None
+        text = self.fold_str(node)
+        if text is not None:
+            return text
+        cls = node.__class__
+        if cls is ast.JoinedStr:
+            last = node.values[-1] if node.values else None  # type: ignore[attr-defined]
+            return last.value if last.__class__ is ast.Constant else None  # type: ignore
+        if cls is ast.BinOp and node.op.__class__ in (ast.Add, ast.Div):  # type: ignore
+            return self._path_tail(node.right, depth + 1)  # type: ignore[attr-defined]
+        if cls is ast.Name and node.id in self.path_vars:  # type: ignore[attr-defined]
+            return self._path_tail(self.path_vars[node.id], depth + 1)  # type: ignore
+        if cls is ast.Call and node.args:  # type: ignore[attr-defined]
+            func = node.func  # type: ignore[attr-defined]
+            if func.__class__ is ast.Attribute and func.attr in ("with_suffix", "with_name"):
+                return self._path_tail(node.args[0], depth + 1)  # type: ignore[attr-defined]
+            if any(q.startswith(("pathlib.", "os.path.join", "posixpath.join"))
+                   for q in self.resolve(func)):
+                return self._path_tail(node.args[-1], depth + 1)  # type: ignore
+        return None
+
+    def _refuse_code_file(self, node: ast.AST, how: str, target: ast.AST | None,
+                          checkpoint: bool = False) -> None:
+        """Writing a file that holds code: a later import, %run or interpreter would run it
+        without the scanner having read it."""
+        text = self._path_tail(target)
+        what = code_file(text) if text else None
+        if what is None or (checkpoint and text.strip().lower().endswith(  # type: ignore
+                CHECKPOINT_OK)):
+            return
+        self.report(node, "code-file", H, f"{how} writes {text[:60]!r}, {what}")  # type: ignore
 
     def _check_path(self, node: ast.Call, canon: str, danger: Danger) -> None:
         name = canon.rsplit(".", 1)[-1]
@@ -1136,6 +1201,8 @@ class Analyzer:
             for kw in node.keywords:
                 if kw.arg == "mode":
                     mode = self.fold_str(kw.value)
+            if canon == "os.open" or (mode and any(c in mode for c in "wax+")):
+                self._refuse_code_file(node, f"{name}()", node.args[0])
             if mode and any(c in mode for c in "wax+"):
                 path = self.fold_str(node.args[0])
                 if path:
@@ -1147,6 +1214,11 @@ class Analyzer:
             path = self.fold_str(node.args[1])
             if path:
                 self.written.add(path)
+            self._refuse_code_file(node, f"{canon}()", node.args[1], checkpoint=True)
+        elif canon in _COPIES and len(node.args) >= 2:
+            self._refuse_code_file(node, f"{canon}()", node.args[1])
+        elif canon == "numpy.savetxt" and node.args:
+            self._refuse_code_file(node, f"{canon}()", node.args[0])
         elif canon.startswith("numpy.save") and node.args:
             path = self.fold_str(node.args[0])
             if path:
@@ -1185,6 +1257,7 @@ class Analyzer:
             self.report(node, "delete-outside-workdir", M,
                         "shutil.rmtree() of a directory computed at run time")
         if canon == "shutil.move" and len(node.args) > 1:
+            self._refuse_code_file(node, "shutil.move()", node.args[1])
             problem = self._path_problem(node.args[1])
             if problem:
                 self.report(node, "path-escape", H, f"shutil.move() writes to {problem}")
@@ -1306,9 +1379,19 @@ class Analyzer:
             elif classify(text, self.policy) is not None:
                 self.report(node, "interpreter-tampering", H,
                             f"{canon}() imports code from {text[:60]!r}, outside the sandbox")
-            else:
+            elif self._read_only_dir(text):
                 self.report(node, "interpreter-tampering", M,
-                            f"{canon}() imports code from the working directory")
+                            f"{canon}() imports code from the read-only data directory")
+            else:
+                self.report(node, "code-file", H,
+                            f"{canon}() imports code from {text[:60]!r}, a directory the "
+                            "notebook can write: code written there would run unscanned")
+
+    def _read_only_dir(self, text: str) -> bool:
+        """Whether a directory is one of the policy's data dirs (read-only to kernels)."""
+        norm = posixpath.normpath(text.replace("\\", "/"))
+        return any(norm == d or norm.startswith(d.rstrip("/") + "/")
+                   for d in (posixpath.normpath(x) for x in self.policy.data_dirs))
 
     def _check_thread(self, node: ast.Call, canon: str, danger: Danger) -> None:
         present, value = self._kw_const(node, "daemon")
@@ -1437,6 +1520,10 @@ class Analyzer:
                 if problem:
                     self.report(node, "path-escape" if problem.kind == "escape" else "network",
                                 H, f"{shown} writes to {problem.reason}")
+                what = code_file(tokens[0])
+                if what is not None:
+                    self.report(node, "code-file", H, f"{pct}{name} writes {tokens[0][:60]!r}, "
+                                f"{what}")
         elif name in ipy.DIR_MAGICS:
             tokens = ipy.split_args(line)
             target = tokens[-1] if tokens else ""

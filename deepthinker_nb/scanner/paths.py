@@ -1,4 +1,5 @@
-"""Classify path-like strings against the policy: working dir, data dirs, URLs, escapes."""
+"""Classify path-like strings against the policy: working dir, data dirs, URLs, escapes, and
+files that hold code (``.py``, ``.pth``, ``.so``)."""
 
 from __future__ import annotations
 
@@ -59,4 +60,31 @@ def classify(path: str, policy: ScanPolicy) -> PathProblem | None:
     norm = posixpath.normpath(unix)
     if norm == ".." or norm.startswith("../"):
         return PathProblem("escape", f"path {text[:80]!r} outside the working directory")
+    return None
+
+
+# File name endings that make a file code: imported, run by %run, loaded as a library or, for
+# .pth, executed when the interpreter starts (from a site dir).
+_CODE_FILES = (
+    (".pth", "a .pth file, whose import lines run when an interpreter starts"),
+    (".so", "a shared library, which an import loads as native code"),
+    (".pyd", "a shared library, which an import loads as native code"),
+    (".dylib", "a shared library, which an import loads as native code"),
+    (".dll", "a shared library, which an import loads as native code"),
+    (".pyc", "compiled Python, which an import runs"),
+    (".pyo", "compiled Python, which an import runs"),
+    (".pyx", "Cython source, which pyximport compiles and runs"),
+    (".py", "Python source, which an import or %run would execute unscanned"),
+    (".pyw", "Python source, which an import or %run would execute unscanned"),
+    (".ipy", "IPython source, which %run would execute unscanned"),
+)
+CHECKPOINT_OK = (".pth",)  # PyTorch's checkpoint extension, fine for model savers
+
+
+def code_file(path: str) -> str | None:
+    """What kind of code a file of this name holds (a noun phrase), or None for data."""
+    name = path.strip().lower().rsplit("/", 1)[-1]
+    for suffix, what in _CODE_FILES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return what
     return None

@@ -70,6 +70,14 @@ _RULE_LIST: tuple[Rule, ...] = (
         'import shutil\nshutil.rmtree("/home")',
     ),
     Rule(
+        "code-file", _H, "Code written to files",
+        "Writing .py, .pth or .so files (open, Path.write_text, %%writefile, %save, copies and "
+        "renames) or adding a directory the notebook can write to sys.path lets a later "
+        "import, %run or interpreter start run code the scanner never read. Data files (.csv, "
+        ".json, .png, model checkpoints, including .pth ones) stay allowed.",
+        'with open("helper.py", "w") as f:\n    f.write("import os")',
+    ),
+    Rule(
         "dynamic-code", _C, "Dynamic code execution",
         "eval/exec/compile of a non-literal, code objects and IPython run_cell execute code the "
         "scanner cannot read.",

@@ -158,7 +158,8 @@ def test_run_load_pip_env_and_writefile_magics_are_blocked():
     assert "package-install" in rules("%pip install requests")
     assert "env-magic" in rules("%env LD_PRELOAD=/tmp/x.so")
     assert "path-escape" in rules("%%writefile /etc/x\nabc\n")
-    assert not blocked("%%writefile helper.py\ndef f():\n    return 1\n")
+    assert "code-file" in rules("%%writefile helper.py\ndef f():\n    return 1\n")
+    assert not blocked("%%writefile notes.txt\nall good\n")
 
 
 def test_dangerous_words_in_strings_comments_and_docstrings_pass():
