@@ -169,7 +169,11 @@ def test_one_file_cannot_be_larger_than_the_disk_budget(tmp_path):
     config = LocalConfig(disk_limit="8m")
     with KernelSession(scan=False, config=config, workdir=tmp_path / "w") as s:
         result = s.execute("open('big.bin', 'wb').write(b'x' * 16 * 1024 * 1024)")
-    assert result.status == "error" and "File too large" in result.error.evalue
+    assert (tmp_path / "w" / "big.bin").stat().st_size <= 8 * 1024 * 1024
+    # The kernel refuses the write itself ("File too large"), unless the budget's watcher,
+    # which also counts the kernel's own files, stopped it first.
+    assert (result.status == "error" and "File too large" in result.error.evalue) or (
+        result.status == "died" and "disk limit (8m) reached" in result.death_reason)
 
 
 def test_the_budget_counts_what_the_kernel_adds_not_what_was_there(tmp_path):
@@ -188,3 +192,26 @@ def test_a_kernel_cannot_read_other_kernels_connection_files(session):
         probe = session.execute(f"open({other_file!r}).read()")
     assert probe.status == "error" and probe.error.ename in ("FileNotFoundError",
                                                               "PermissionError")
+
+
+def test_fallocate_is_no_shortcut_past_the_disk_budget(tmp_path):
+    """One fallocate call could reserve gigabytes between two measures: inside the sandbox it
+    fails as on a file system without it, and posix_fallocate falls back to paced writes."""
+    config = LocalConfig(disk_limit="64m")
+    with KernelSession(scan=False, config=config, workdir=tmp_path / "w") as s:
+        raw = s.execute(
+            "import ctypes, os\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "fd = os.open('reserved', os.O_CREAT | os.O_WRONLY)\n"
+            "(libc.fallocate(fd, 0, 0, 10 << 20), ctypes.get_errno())"
+        )
+        assert raw.result.text == "(-1, 95)"  # EOPNOTSUPP
+        burst = s.execute(
+            "import os\n"
+            "for i in range(64):\n"
+            "    fd = os.open(f'part-{i}', os.O_CREAT | os.O_WRONLY)\n"
+            "    os.posix_fallocate(fd, 0, 48 << 20)\n"
+            "    os.close(fd)\n"
+            "print('reserved everything')\n", timeout=120)
+    assert burst.status == "died" and "disk limit (64m) reached" in burst.death_reason
+    assert disk_usage([tmp_path / "w"]) < 64 * 48 << 20

@@ -8,6 +8,7 @@ through ``start_kernel(deepthinker_config=...)``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -44,6 +45,7 @@ from deepthinker_nb.kernel.local.sandbox import (
     group_text,
     passwd_text,
 )
+from deepthinker_nb.kernel.local.seccomp import deny_fallocate_program
 from deepthinker_nb.scanner.kernel_guard import GUARD_ENV
 
 OUTPUT_LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
@@ -193,11 +195,27 @@ class LocalKernelProvisioner(LocalProvisioner):
         self._exit_code = None
         self._peak_vm = 0
         self._kernel_pid = None
-        if self._sandbox is not None:
-            cmd = bwrap_argv(self._sandbox, cmd, bwrap=check_bubblewrap())
-        info = await super().launch_kernel(cmd, **kwargs)
+        if self._sandbox is None:
+            info = await super().launch_kernel(cmd, **kwargs)
+        else:
+            with self._seccomp_file() as seccomp:
+                fd = seccomp.fileno() if seccomp else None
+                cmd = bwrap_argv(self._sandbox, cmd, bwrap=check_bubblewrap(), seccomp_fd=fd)
+                if fd is not None:
+                    kwargs["pass_fds"] = (*kwargs.get("pass_fds", ()), fd)
+                info = await super().launch_kernel(cmd, **kwargs)
         self._start_disk_budget()
         return info
+
+    def _seccomp_file(self) -> Any:
+        """The seccomp program as an open file for bwrap to read (or a null context)."""
+        program = deny_fallocate_program()
+        if program is None:
+            return contextlib.nullcontext(None)
+        assert self._state_dir is not None
+        path = self._state_dir / "seccomp.bpf"
+        path.write_bytes(program)
+        return open(path, "rb")
 
     def _start_disk_budget(self) -> None:
         config = self._config

@@ -133,11 +133,17 @@ def group_text() -> str:
     return f"{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"
 
 
-def bwrap_argv(spec: SandboxSpec, command: Sequence[str], *, bwrap: str = "bwrap") -> list[str]:
-    """The bubblewrap command line that runs ``command`` inside ``spec``'s namespaces."""
+def bwrap_argv(
+    spec: SandboxSpec, command: Sequence[str], *, bwrap: str = "bwrap",
+    seccomp_fd: int | None = None,
+) -> list[str]:
+    """The bubblewrap command line that runs ``command`` inside ``spec``'s namespaces;
+    ``seccomp_fd`` an open file holding a BPF program (``seccomp.py``) bwrap reads and applies."""
     argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
             "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--cap-drop", "ALL",
             "--hostname", "sandbox"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     if spec.network:
         argv.append("--share-net")
     for name in SYSTEM_DIRS:
