@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from . import ipython as ipy
 from .findings import Finding
 from .folding import FOLDABLE_METHODS, Folded
-from .hostpaths import HOST_ATTRIBUTES
+from .hostpaths import HOST_ATTRIBUTES, SPEC_ATTRIBUTES
 from .paths import CHECKPOINT_OK, classify, code_file
 from .policy import ScanPolicy
 from .resolver import (
@@ -30,11 +30,13 @@ from .resolver import (
     PARAM_PREFIX,
     Resolver,
     SymbolTable,
+    param_qual,
 )
 from .rules import RULES
 from .severity import Severity
 from .tables import (
     CHAR_PREFIX,
+    CONSTANT_PREFIXES,
     EXACT,
     EXEMPT,
     IMPORT_FLAG,
@@ -43,12 +45,14 @@ from .tables import (
     PREFIX,
     REROOT_MODULES,
     SENSITIVE_MODULES,
+    SHELL_SETTINGS,
     TAMPER_ATTRS,
     TAMPER_READ_OK,
     VALUE_TRACKED_MODULES,
     Danger,
 )
 
+SHELL = "IPython.get_ipython()"
 C, H, M, L, INFO = (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW,
                     Severity.INFO)
 
@@ -65,7 +69,7 @@ IO_METHODS = frozenset({
     "load", "load_model", "save_model", "save_weights", "load_weights", "dump", "open",
     "loadtxt", "genfromtxt", "fromfile", "tofile", "load_workbook", "read_file", "to_file",
     "write_image", "write_html", "to_netcdf", "open_dataset", "from_file", "urlopen",
-    "urlretrieve",
+    "urlretrieve", "read_sql", "read_sql_query", "read_sql_table", "to_sql",
 })
 # Of those, the ones whose later arguments are not paths: only arg 0 / path keywords count.
 _FIRST_ARG_ONLY = frozenset({"open", "load", "dump", "save", "read_excel", "read_csv",
@@ -124,6 +128,8 @@ _COPIES = frozenset({"shutil.copy", "shutil.copy2", "shutil.copyfile", "os.renam
 # Callees whose format string is their first argument (not their receiver).
 _FORMAT_FUNCTIONS = frozenset({"builtins.str.format", "builtins.str.format_map",
                                "string.Formatter().format", "string.Formatter().vformat"})
+_CWD_CALLS = frozenset({"os.getcwd", "os.getcwdb", "pathlib.Path.cwd", "pathlib.PosixPath.cwd"})
+_LOCAL_FS_PROTOCOLS = frozenset({"file", "local", "memory"})
 _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
 _CHAIN_LINKS = frozenset({ast.Attribute, ast.Name})
 # Values that ``name = value`` can make an alias of (``run = os.system``).
@@ -132,8 +138,8 @@ _OPEN_CALLS = frozenset({"builtins.open", "io.open", "gzip.open", "bz2.open", "l
 _FOLDABLE_VALUES = frozenset({ast.JoinedStr, ast.BinOp, ast.Call, ast.List, ast.Tuple,
                               ast.Subscript, ast.ListComp, ast.GeneratorExp})
 # Attribute names whose value the folder may know (os.sep, string.ascii_lowercase, sys.prefix).
-_CONST_ATTRS = frozenset(q.rpartition(".")[2] for q in HOST_ATTRIBUTES) | {"__file__",
-                                                                           "__path__"}
+_CONST_ATTRS = frozenset(q.rpartition(".")[2] for q in HOST_ATTRIBUTES) | {
+    "__file__", "__path__", *SPEC_ATTRIBUTES}
 _FOLDABLE_ROOTS = frozenset({"builtins", "base64", "binascii", "codecs", "zlib", "bz2", "lzma",
                              "gzip", "functools", "operator"})
 
@@ -436,7 +442,7 @@ class Analyzer:
                 return found, canon, via  # walking into a dangerous object (sys.modules.get)
             found = PREFIX.get(prefix)
             if found is not None:
-                if found.rule == "signal-rlimit" and parts[-1].isupper():
+                if prefix in CONSTANT_PREFIXES and parts[-1].isupper():
                     return None, canon, via  # signal.SIGTERM etc. are constants
                 return found, canon, via
         for prefix, found in CHAR_PREFIX:
@@ -551,12 +557,18 @@ class Analyzer:
         # Every meaning is judged (the worst finding per line is kept): ``m`` bound to ``os``
         # in one branch and to ``json`` in the other is a patch of ``os``.
         for q in _ordered(self.resolve(node.value)):
+            if q == SHELL and node.attr not in SHELL_SETTINGS:
+                self.report(node, "interpreter-tampering", H,
+                            f"replaces {q}.{node.attr} (the IPython shell's machinery)")
+                continue
             if q.startswith("<") or "()" in q:
                 continue
             root = MODULE_ALIASES.get(q.split(".")[0], q.split(".")[0])
             target = f"{q}.{node.attr}"
             if target in ("sys.stdout", "sys.stderr", "sys.stdin", "sys.argv"):
                 self.report(node, "interpreter-tampering", M, f"replaces {target}")
+            elif q.endswith(".InteractiveShell") and node.attr in SHELL_SETTINGS:
+                continue  # InteractiveShell.ast_node_interactivity = "all": a display setting
             elif root in SENSITIVE_MODULES or root in REROOT_MODULES or q.startswith("IPython"):
                 self.report(node, "interpreter-tampering", H,
                             f"replaces {target} (monkeypatching a sensitive module)")
@@ -1040,8 +1052,9 @@ class Analyzer:
         for code in codes:
             if code is None:
                 continue
-            if isinstance(code, ast.Lambda) or (canon.startswith(("timeit.", "cProfile.",
-                                                                  "profile."))
+            # timeit also takes a callable (timeit.timeit(f)); the profilers, pdb and the
+            # interpreters take only source text.
+            if isinstance(code, ast.Lambda) or (canon.startswith("timeit.")
                                                 and not isinstance(code, (ast.Constant,
                                                                           ast.JoinedStr,
                                                                           ast.BinOp,
@@ -1088,10 +1101,52 @@ class Analyzer:
             self.report(node, "pandas-eval-injection", M,
                         f"{canon}() expression reads a local variable through @")
 
+    def _is_cwd(self, node: ast.AST, depth: int = 0) -> bool:
+        """Whether an expression is the working directory itself: os.getcwd(), Path.cwd(),
+        Path("."), Path(".").resolve(), WORK_DIR, or a variable bound to one of them."""
+        if depth > 6:
+            return False
+        cls = node.__class__
+        if cls is ast.Name:
+            if node.id in self.path_vars:  # type: ignore[attr-defined]
+                return self._is_cwd(self.path_vars[node.id], depth + 1)  # type: ignore
+            return param_qual("WORK_DIR") in self.table.lookup_quals(node.id)  # type: ignore
+        text = self.fold_str(node)
+        if text is not None:
+            return text.strip() in (".", "./", "")
+        if cls is ast.Call:
+            func = node.func  # type: ignore[attr-defined]
+            quals = self.resolve(func)
+            if quals & _CWD_CALLS:
+                return True
+            if any(q.startswith("pathlib.") and q.count(".") == 1 for q in quals):
+                args = node.args  # type: ignore[attr-defined]
+                return not args or self._is_cwd(args[0], depth + 1)
+            if func.__class__ is ast.Attribute and func.attr in ("resolve", "absolute"):
+                return self._is_cwd(func.value, depth + 1)
+            if quals & {"os.path.abspath", "os.path.realpath"} and node.args:  # type: ignore
+                return self._is_cwd(node.args[0], depth + 1)  # type: ignore[attr-defined]
+        return False
+
     def _path_text(self, arg: ast.AST) -> str | None:
         text = self.fold_str(arg)
         if text is not None:
             return text
+        # the parent of the working directory: os.path.dirname(os.getcwd()), Path.cwd().parent
+        cls = arg.__class__
+        if cls is ast.Attribute and arg.attr == "parent" and self._is_cwd(arg.value):  # type: ignore
+            return ".."
+        if cls is ast.Subscript and arg.value.__class__ is ast.Attribute and (  # type: ignore
+                arg.value.attr == "parents" and self._is_cwd(arg.value.value)):  # type: ignore
+            return ".."
+        if cls is ast.Call and arg.args and self._is_cwd(arg.args[0]):  # type: ignore
+            quals = self.resolve(arg.func)  # type: ignore[attr-defined]
+            if quals & {"os.path.dirname", "posixpath.dirname"}:
+                return ".."
+            if quals & {"os.path.join", "posixpath.join"}:  # join(os.getcwd(), "..")
+                rest = [self.fold_str(a) for a in arg.args[1:]]  # type: ignore[attr-defined]
+                if rest and all(r is not None for r in rest):
+                    return posixpath.join(".", *rest)  # type: ignore[arg-type]
         if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0],
                                                                         ast.Constant):
             return str(arg.values[0].value)
@@ -1110,6 +1165,12 @@ class Analyzer:
 
     def _path_problem(self, arg: ast.AST) -> str | None:
         """A reason why this path argument leaves the sandbox (network URLs are reported)."""
+        if arg.__class__ is ast.List or arg.__class__ is ast.Tuple:  # files=("a", "/etc/x")
+            for elt in arg.elts:  # type: ignore[attr-defined]
+                problem = self._path_problem(elt)
+                if problem:
+                    return problem
+            return None
         text = self._path_text(arg)
         if text is None:
             return None
@@ -1393,6 +1454,57 @@ class Analyzer:
         return any(norm == d or norm.startswith(d.rstrip("/") + "/")
                    for d in (posixpath.normpath(x) for x in self.policy.data_dirs))
 
+    def _check_fileinput(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        files = self._code_arg(node, "files", 0)
+        if files is None:
+            self.report(node, "path-escape", H, f"{canon}() without files reads the files "
+                        "named on the kernel's command line (its connection file)")
+            return
+        problem = self._path_problem(files)
+        if problem:
+            self.report(node, "path-escape", H, f"{canon}() reads {problem}")
+        present, inplace = self._kw_const(node, "inplace")
+        if present and inplace:
+            targets = files.elts if isinstance(files, (ast.List, ast.Tuple)) else [files]
+            for target in targets:
+                self._refuse_code_file(node, f"{canon}(inplace=True)", target)
+
+    def _check_db_url(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        """sqlalchemy.create_engine("postgresql://...") reaches a server; "sqlite:///x.db"
+        and "sqlite://" (memory) stay in the working directory."""
+        arg = self._code_arg(node, "url", 0) or self._code_arg(node, "database", 0) or (
+            self._code_arg(node, "protocol", 0))
+        text = self.fold_str(arg) if arg is not None else None
+        if canon == "fsspec.filesystem":
+            if text not in _LOCAL_FS_PROTOCOLS:
+                self.report(node, "network", H, f"{canon}({text!r}) opens a file system that "
+                            "may be remote" if text else f"{canon}() with a protocol computed "
+                            "at run time")
+            return
+        if canon == "duckdb.connect":
+            if text is None and arg is None:
+                return  # in memory
+            if text is not None and text.startswith(("md:", "motherduck:")):
+                self.report(node, "network", H, f"{canon}({text[:40]!r}) connects to a remote "
+                            "database")
+                return
+            problem = self._path_problem(arg) if arg is not None else None
+            if problem:
+                self.report(node, "path-escape", H, f"{canon}() opens {problem}")
+            return
+        if text is None:
+            self.report(node, "network", H, f"{canon}() with a database URL computed at run "
+                        "time may reach a server")
+            return
+        problem = classify(text, self.policy)
+        if problem is not None and problem.kind == "network":
+            self.report(node, "network", H, f"{canon}() connects to {problem.reason}")
+        elif problem is not None:
+            self.report(node, "path-escape", H, f"{canon}() opens {problem.reason}")
+        elif "://" not in text:
+            self.report(node, "network", H, f"{canon}({text[:40]!r}) is not a database URL "
+                        "the scanner can check")
+
     def _check_thread(self, node: ast.Call, canon: str, danger: Danger) -> None:
         present, value = self._kw_const(node, "daemon")
         if present and value is not False and value is not None:
@@ -1453,6 +1565,10 @@ class Analyzer:
             self.report(node, "interpreter-tampering", H, f"looks up {name!r} by name")
         if quals & {"builtins.setattr", "builtins.delattr"}:
             for q in _ordered(receivers):  # every meaning; the worst finding is kept
+                if q == SHELL and name not in SHELL_SETTINGS:
+                    self.report(node, "interpreter-tampering", H,
+                                f"setattr/delattr on the IPython shell ({name})")
+                    continue
                 if q.startswith("<") or "()" in q:
                     continue
                 root = MODULE_ALIASES.get(q.split(".")[0], q.split(".")[0])

@@ -255,6 +255,9 @@ class Folder:
                 return found
             if node.attr in ("__file__", "__path__") and qual[:1] != "<" and "()" not in qual:
                 return hostpaths.module_file(qual.rpartition(".")[0], node.attr)
+            if node.attr in hostpaths.SPEC_ATTRIBUTES and qual.startswith(
+                    "importlib.util.find_spec()"):
+                return hostpaths.module_file("module", node.attr)
         for base in sorted(self._qualify(node.value)):
             if base.startswith(_CLASS):
                 found = self._lookup(f"{base[len(_CLASS):].partition('>')[0]}.{node.attr}")

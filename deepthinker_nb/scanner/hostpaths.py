@@ -46,6 +46,7 @@ HOST_ATTRIBUTES: Mapping[str, object] = {
     "sys.executable": _place("sys.executable"), "sys.platlibdir": "lib",
     "site.USER_SITE": "~/.local/lib/site-packages", "site.USER_BASE": "~/.local",
     "site.PREFIXES": [_place("sys.prefix")],
+    "sys.path": [_place("sys.path")] * 16,  # any entry: sys.path[0], sys.path[-1]
     # string constants are used to spell names letter by letter
     **{f"string.{name}": getattr(string, name) for name in (
         "ascii_lowercase", "ascii_uppercase", "ascii_letters", "digits", "hexdigits",
@@ -63,6 +64,9 @@ HOST_CALLS: Mapping[str, object] = {
     "sysconfig.get_python_lib": _place("site-packages"),
     "tempfile.gettempdir": _place("tempdir"), "tempfile.gettempdirb": _place("tempdir"),
     "pathlib.Path.home": "~",
+    "inspect.getfile": _place("module") + "/__init__.py",
+    "inspect.getsourcefile": _place("module") + "/__init__.py",
+    "inspect.getabsfile": _place("module") + "/__init__.py",
 }
 
 
@@ -76,10 +80,14 @@ def host_call(qual: str, args: list[object]) -> object:
 
 
 def module_file(module: str, attr: str) -> object:
-    """``np.__file__`` / ``np.__path__``: where the module's source lies on the host."""
-    if attr == "__file__":
+    """``np.__file__`` / ``np.__path__`` (and ``find_spec(name).origin`` /
+    ``.submodule_search_locations``): where a module's source lies on the host."""
+    if attr in ("__file__", "origin"):
         return _place(module) + "/__init__.py"
     return [_place(module)]
+
+
+SPEC_ATTRIBUTES = ("origin", "submodule_search_locations")
 
 
 def expandvars(text: str) -> str:

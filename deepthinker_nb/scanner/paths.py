@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .policy import ScanPolicy
 
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)")
+_FILE_DATABASES = frozenset({"sqlite", "duckdb"})  # URLs naming a local file
 _WINDOWS_ABS = re.compile(r"^[A-Za-z]:[\\/]")
 _NETWORK_SCHEMES = frozenset({
     "http", "https", "ftp", "ftps", "sftp", "s3", "s3a", "s3n", "gs", "gcs", "az", "abfs",
@@ -39,12 +40,20 @@ def classify(path: str, policy: ScanPolicy) -> PathProblem | None:
         scheme, host = match.group(1).lower(), match.group(2)
         if scheme == "file":
             return PathProblem("escape", f"file:// URL {text[:80]!r}")
+        if scheme.partition("+")[0] in _FILE_DATABASES:  # sqlite:///rel.db, sqlite:////abs.db
+            path = text[match.end():].lstrip("/") if not host else ""
+            if text[match.end():].startswith("//"):
+                path = "/" + path
+            return classify(path.split("?", 1)[0], policy) if path else None
         if scheme in _NETWORK_SCHEMES or scheme.startswith(("http", "git")):
             host = host.rsplit("@", 1)[-1]
             if policy.host_allowed(host):
                 return None
             return PathProblem("network", f"URL {text[:80]!r}")
         return PathProblem("network", f"URL with scheme {scheme!r}")
+    if text[:5].lower() == "file:" and not match:  # sqlite3 URIs: file:/etc/x?mode=ro
+        return classify(text[5:].split("?", 1)[0], policy) or (
+            PathProblem("escape", f"file: URI {text[:80]!r}") if text[5:6] == "/" else None)
     if text.startswith("~"):
         return PathProblem("escape", f"home-directory path {text[:80]!r}")
     if text.startswith("\\\\") or text.startswith("//"):

@@ -102,7 +102,11 @@ _add(_TAMPER, "sys.modules", "sys.meta_path", "sys.path_hooks", "sys.path_import
      "IPython.get_ipython().register_magic_function", "IPython.get_ipython().define_macro",
      "IPython.get_ipython().alias_manager", "IPython.get_ipython().set_custom_exc",
      "IPython.get_ipython().set_next_input", "IPython.get_ipython().register_magics",
-     "IPython.get_ipython().displayhook", "IPython.get_ipython().run_line_magic.__globals__")
+     "IPython.get_ipython().displayhook", "IPython.get_ipython().run_line_magic.__globals__",
+     # what the in-kernel scanner (kernel_guard) hangs on: IPython's input transformation
+     "IPython.get_ipython().input_transformer_manager", "IPython.get_ipython().transform_cell",
+     "IPython.get_ipython().transform_ast", "IPython.get_ipython().prefilter_manager",
+     "IPython.get_ipython().compile")
 _add(_FRAME, "sys._getframe", "sys._current_frames", "sys._current_exceptions",
      "inspect.currentframe", "inspect.stack", "inspect.getouterframes",
      "inspect.getinnerframes", "inspect.trace", "traceback.walk_stack", "traceback.walk_tb",
@@ -170,7 +174,8 @@ _add(_PATH, "builtins.open", "io.open", "io.FileIO", "codecs.open", "os.open", "
      "shutil.disk_usage", "pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath",
      "pathlib.WindowsPath", "pathlib.PurePosixPath", "glob.glob", "glob.iglob",
      "tarfile.open", "tarfile.TarFile", "zipfile.ZipFile", "gzip.open", "bz2.open", "lzma.open",
-     "sqlite3.connect", "fileinput.input", "linecache.getline", "linecache.getlines",
+     "sqlite3.connect", "linecache.getline", "linecache.getlines", "fsspec.open",
+     "fsspec.open_files", "pyarrow.fs.FileSystem.from_uri",
      "h5py.File", "PIL.Image.open", "cv2.imread", "cv2.imwrite", "numpy.loadtxt",
      "numpy.genfromtxt", "numpy.fromfile", "numpy.memmap", "numpy.save", "numpy.savez",
      "numpy.savez_compressed", "numpy.savetxt", "joblib.dump", "torch.save", "tempfile.mkdtemp",
@@ -178,6 +183,27 @@ _add(_PATH, "builtins.open", "io.open", "io.FileIO", "codecs.open", "os.open", "
      "os.statvfs", "os.chflags", "os.lchmod", "mmap.mmap")
 _add(_DELETE, "os.remove", "os.unlink", "os.rmdir", "os.removedirs", "shutil.rmtree",
      "shutil.move", "os.truncate")
+
+_add(Danger("path-escape", H, "reads the files named on the command line", check="fileinput"),
+     "fileinput.input", "fileinput.FileInput")
+_add(Danger("network", H, "connects to a database", check="db_url"),
+     "sqlalchemy.create_engine", "sqlalchemy.engine.create_engine",
+     "sqlalchemy.create_async_engine", "sqlalchemy.ext.asyncio.create_async_engine",
+     "sqlalchemy.engine_from_config", "sqlalchemy.create_mock_engine", "duckdb.connect",
+     "fsspec.filesystem")
+# Interactive interpreters and debuggers that run code given as a string.
+_add(Danger("dynamic-code", C, "runs code given as a string", check="eval"),
+     "pdb.Pdb().run", "pdb.Pdb().runeval", "pdb.Pdb().runctx", "bdb.Bdb().run",
+     "bdb.Bdb().runeval", "bdb.Bdb().runctx", "trace.Trace().run", "trace.Trace().runctx",
+     "cProfile.Profile().run", "cProfile.Profile().runctx", "profile.Profile().run",
+     "profile.Profile().runctx", "code.InteractiveInterpreter().runsource",
+     "code.InteractiveConsole().push")
+_add(Danger("dynamic-code", C, "starts an interactive interpreter that runs code the scanner "
+            "does not read"),
+     "IPython.embed", "IPython.start_ipython", "IPython.terminal.embed.embed",
+     "IPython.terminal.embed.InteractiveShellEmbed", "IPython.InteractiveShell",
+     "IPython.core.interactiveshell.InteractiveShell", "pdb.Pdb", "bdb.Bdb",
+     "code.InteractiveConsole", "code.InteractiveInterpreter")
 
 # Methods that start a process or open a connection whatever they are called on: those of the
 # asyncio event loop (``asyncio.get_event_loop().subprocess_shell(...)``,
@@ -210,13 +236,40 @@ for _name in ("socket", "socketserver", "urllib.request", "urllib2", "urllib3", 
 for _name in ("jupyter_client", "papermill", "nbclient", "ipykernel.kernelapp", "ipyparallel",
               "jupyter_server", "notebook.app"):
     PREFIX[_name] = _KERNEL
-for _name in ("ctypes", "_ctypes", "cffi", "ffi"):
+for _name in ("ctypes", "_ctypes", "cffi", "ffi", "_cffi_backend", "numpy.ctypeslib",
+              "llvmlite.binding", "torch.ops.load_library", "torch.classes.load_library",
+              "torch.utils.cpp_extension", "tensorflow.load_op_library",
+              "tensorflow.load_library", "cython.inline", "Cython.Build.Inline",
+              "pyximport", "scipy.LowLevelCallable"):
     PREFIX[_name] = _FFI
+_add(_FFI, "torch.ops.load_library", "torch.classes.load_library", "tensorflow.load_op_library",
+     "tensorflow.load_library", "cython.inline", "scipy.LowLevelCallable")
+# Database drivers and network clients: any use connects to a server.
+_DB = Danger("network", H, "connects to a database or another network service")
+for _name in ("psycopg2", "psycopg", "asyncpg", "pymysql", "MySQLdb", "mysql.connector",
+              "pymongo", "motor", "redis", "elasticsearch", "opensearchpy", "cassandra",
+              "clickhouse_driver", "clickhouse_connect", "snowflake.connector", "cx_Oracle",
+              "oracledb", "pyodbc", "pymssql", "neo4j", "influxdb_client", "kafka",
+              "confluent_kafka", "pika", "paho.mqtt", "nats", "ldap3", "httplib2", "selenium",
+              "playwright", "scrapy", "mechanize", "treq", "grequests", "requests_html",
+              "pyarrow.flight", "pyarrow.fs.S3FileSystem", "pyarrow.fs.GcsFileSystem",
+              "pyarrow.fs.HadoopFileSystem", "smart_open", "ray.util.client", "debugpy"):
+    PREFIX[_name] = _DB
+_add(_DB, "pyarrow.fs.S3FileSystem", "pyarrow.fs.GcsFileSystem", "pyarrow.fs.HadoopFileSystem")
+# Runners of examples written in docstrings and strings (doctest.ELLIPSIS is a constant).
+PREFIX["doctest"] = Danger("dynamic-code", C, "runs examples written in docstrings or "
+                           "strings, code the scanner does not read")
 for _name in ("multiprocessing", "billiard", "ray", "pathos", "torch.multiprocessing"):
     PREFIX[_name] = _PROC
 PREFIX["signal"] = _SIG
+PREFIX["deepthinker_nb"] = Danger("interpreter-tampering", H,
+                                  "reaches deepthinker-nb's own machinery inside the kernel")
 PREFIX["importlib"] = Danger("interpreter-tampering", H, "uses the import machinery")
 PREFIX["builtins.__import__"] = EXACT["builtins.__import__"]
+
+# Prefixes under which UPPER_CASE names are constants, not dangers (signal.SIGTERM,
+# doctest.ELLIPSIS).
+CONSTANT_PREFIXES = frozenset({"signal", "doctest"})
 
 # Character prefixes (not component-wise).
 CHAR_PREFIX: tuple[tuple[str, Danger], ...] = (
@@ -249,7 +302,11 @@ IMPORT_FLAG: dict[str, Danger] = {
     "builtins": Danger("interpreter-tampering", H, "imports the builtins module"),
     "__builtin__": Danger("interpreter-tampering", H, "imports the builtins module"),
     "_thread": _PROC, "marshal": Danger("unsafe-deserialization", M, "imports marshal"),
+    "deepthinker_nb": PREFIX["deepthinker_nb"],
 }
+# Settings of the IPython shell a notebook may change: every other attribute the shell has is
+# machinery (the in-kernel scanner hangs on its input transformation).
+SHELL_SETTINGS = frozenset({"ast_node_interactivity", "colors"})
 
 # Modules whose attributes must never be computed at run time (getattr with unknown name).
 SENSITIVE_MODULES = frozenset({
