@@ -37,6 +37,7 @@ from .severity import Severity
 from .tables import (
     CHAR_PREFIX,
     CONSTANT_PREFIXES,
+    DATASET_DOWNLOADS,
     EXACT,
     EXEMPT,
     IMPORT_FLAG,
@@ -128,6 +129,11 @@ _COPIES = frozenset({"shutil.copy", "shutil.copy2", "shutil.copyfile", "os.renam
 # Callees whose format string is their first argument (not their receiver).
 _FORMAT_FUNCTIONS = frozenset({"builtins.str.format", "builtins.str.format_map",
                                "string.Formatter().format", "string.Formatter().vformat"})
+# datasets.load_dataset builders that read the notebook's own files, not the hub.
+_LOCAL_DATASET_BUILDERS = frozenset({"csv", "json", "parquet", "text", "arrow", "pandas",
+                                     "imagefolder", "audiofolder", "videofolder", "webdataset",
+                                     "sql", "generator", "xml"})
+_DATA_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet", ".txt", ".arrow", ".tsv")
 _CWD_CALLS = frozenset({"os.getcwd", "os.getcwdb", "pathlib.Path.cwd", "pathlib.PosixPath.cwd"})
 _LOCAL_FS_PROTOCOLS = frozenset({"file", "local", "memory"})
 _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
@@ -468,6 +474,9 @@ class Analyzer:
                     self._safe.add(q)
                 continue
             if danger.check:
+                if danger.check == "dataset" and node not in self._alias_pos:
+                    self._dataset_finding(node, canon)  # [load_iris, load_wine]
+                    continue
                 if node in self._alias_pos or danger.rule in ("path-escape",
                                                                    "delete-outside-workdir"):
                     continue
@@ -1453,6 +1462,37 @@ class Analyzer:
         norm = posixpath.normpath(text.replace("\\", "/"))
         return any(norm == d or norm.startswith(d.rstrip("/") + "/")
                    for d in (posixpath.normpath(x) for x in self.policy.data_dirs))
+
+    def _check_dataset(self, node: ast.Call, canon: str, danger: Danger) -> None:
+        if canon.startswith("datasets.load_dataset"):
+            builder = self.fold_str(self._code_arg(node, "path", 0))
+            if builder is not None and (builder in _LOCAL_DATASET_BUILDERS or builder.startswith(
+                    (".", "/", "~")) or builder.endswith(_DATA_SUFFIXES)):
+                for arg in self._path_args(node, first_only=False):
+                    problem = self._path_problem(arg)
+                    if problem:
+                        self.report(arg, "path-escape", H, f"{canon}() reads {problem}")
+                for kw in node.keywords:  # data_files="train.csv" or a list of files
+                    if kw.arg in ("data_files", "data_dir"):
+                        problem = self._path_problem(kw.value)
+                        if problem:
+                            self.report(kw.value, "path-escape", H, f"{canon}() reads {problem}")
+                return  # a generic builder reading the notebook's own files
+        self._dataset_finding(node, canon)
+
+    def _dataset_finding(self, node: ast.AST, canon: str) -> None:
+        """A public dataset loader: refused in a workflow's coder cells, reported otherwise;
+        a download is a network finding too."""
+        if canon.startswith(DATASET_DOWNLOADS):
+            self.report(node, "network", H, f"{canon}() downloads a public dataset from the "
+                        "network")
+        if self.policy.refuse_public_datasets:
+            self.report(node, "public-dataset", H, f"{canon}() loads a public dataset: here "
+                        "the model must learn only from the data it was given (TRAIN_PATH, "
+                        "DATA_PATH), and a public copy of the dataset can reveal the test "
+                        "labels")
+        else:
+            self.report(node, "public-dataset", L, f"{canon}() loads a public dataset")
 
     def _check_fileinput(self, node: ast.Call, canon: str, danger: Danger) -> None:
         files = self._code_arg(node, "files", 0)

@@ -64,6 +64,7 @@ HOST_CALLS: Mapping[str, object] = {
     "sysconfig.get_python_lib": _place("site-packages"),
     "tempfile.gettempdir": _place("tempdir"), "tempfile.gettempdirb": _place("tempdir"),
     "pathlib.Path.home": "~",
+    "sklearn.datasets.get_data_home": "~/scikit_learn_data",
     "inspect.getfile": _place("module") + "/__init__.py",
     "inspect.getsourcefile": _place("module") + "/__init__.py",
     "inspect.getabsfile": _place("module") + "/__init__.py",

@@ -6,6 +6,7 @@ import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..errors import ConfigError
 from .severity import Severity
@@ -57,6 +58,9 @@ class ScanPolicy:
     file access may reach; relative paths without ``..`` are always the working directory.
     ``trusted_names`` are the injected parameters (and their aliases) that hold the dataset path.
     ``allowed_hosts`` lets profiles with network reach some hosts (``"*.example.org"`` works).
+    ``refuse_public_datasets`` blocks loaders of public datasets (``load_iris``,
+    ``sns.load_dataset``, ``torchvision.datasets.MNIST`` ...), which a workflow's coder could
+    use to look up the test labels; ``ScanPolicy.coder()`` is that profile.
     """
 
     work_dir: str | None = None
@@ -69,6 +73,7 @@ class ScanPolicy:
     block_at: Severity = Severity.HIGH
     max_payload_depth: int = 3
     max_ast_depth: int = 500
+    refuse_public_datasets: bool = False
     _frozen_sets: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +97,9 @@ class ScanPolicy:
             set_(self, "block_at", Severity.parse(self.block_at))
         except ValueError as exc:
             raise ConfigError(f"ScanPolicy.block_at: {exc}")
+        if not isinstance(self.refuse_public_datasets, bool):
+            raise ConfigError("ScanPolicy.refuse_public_datasets must be True or False, got "
+                              f"{self.refuse_public_datasets!r}")
         for name in ("max_payload_depth", "max_ast_depth"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -102,6 +110,13 @@ class ScanPolicy:
                 roots.append(posixpath.normpath(path.replace("\\", "/")))
         self._frozen_sets["roots"] = tuple(roots)
         self._frozen_sets["trusted"] = frozenset(self.trusted_names)
+
+    @classmethod
+    def coder(cls, **fields: Any) -> ScanPolicy:
+        """The policy for the cells a workflow's coder writes: the default profile, with
+        loaders of public datasets refused (a public copy of the data holds the test
+        labels); ``fields`` set the rest (``work_dir``, ``data_dirs`` ...)."""
+        return cls(**{"refuse_public_datasets": True, **fields})
 
     def with_(self, **changes: object) -> ScanPolicy:
         """A copy with some fields changed (validated again)."""

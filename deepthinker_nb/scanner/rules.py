@@ -18,7 +18,7 @@ class Rule:
     example: str
 
 
-_C, _H, _M = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM
+_C, _H, _M, _L = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
 
 _RULE_LIST: tuple[Rule, ...] = (
     Rule(
@@ -100,6 +100,15 @@ _RULE_LIST: tuple[Rule, ...] = (
         "pickle/joblib/dill/shelve/marshal, np.load(allow_pickle=True), torch.load without "
         "weights_only and yaml.load run code while loading; files the cell wrote itself pass.",
         'import pickle\nobj = pickle.load(open(DATA_PATH, "rb"))',
+    ),
+    Rule(
+        "public-dataset", _L, "Public dataset loader",
+        "sklearn.datasets.load_*/fetch_*, seaborn.load_dataset, statsmodels.datasets, openml, "
+        "tensorflow_datasets, keras and torchvision datasets, datasets.load_dataset of a hub "
+        "dataset ... load a public copy of a dataset, where a workflow's coder could look up "
+        "the test labels. Reported at low; blocked (high) under ScanPolicy.coder(), the "
+        "workflow's policy. Downloads are network findings too.",
+        "from sklearn.datasets import load_iris\nX, y = load_iris(return_X_y=True)",
     ),
     Rule(
         "ffi", _C, "Foreign function interface",

@@ -71,10 +71,9 @@ _add(_SUB, "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell",
 _add(_NET, "asyncio.open_connection", "asyncio.start_server", "asyncio.open_unix_connection",
      "asyncio.start_unix_server", "ssl.wrap_socket", "ssl.create_connection",
      "urllib.urlopen", "urllib.urlretrieve", "pandas.read_gbq", "pandas.io.gbq.read_gbq",
-     "nltk.download", "seaborn.load_dataset", "datasets.load_dataset", "torch.hub.load",
+     "nltk.download", "torch.hub.load",
      "torch.hub.download_url_to_file", "tensorflow.keras.utils.get_file",
      "keras.utils.get_file", "tf.keras.utils.get_file", "pandas_datareader.DataReader")
-_add(_DOWNLOAD, "sklearn.datasets.fetch_openml")
 _KERNEL = Danger("subprocess", C, "starts a kernel or runs a notebook: a process whose code "
                  "the scanner never reads")
 _add(_KERNEL, "IPython.embed_kernel", "IPython.start_kernel", "ipykernel.embed.embed_kernel",
@@ -205,6 +204,38 @@ _add(Danger("dynamic-code", C, "starts an interactive interpreter that runs code
      "IPython.core.interactiveshell.InteractiveShell", "pdb.Pdb", "bdb.Bdb",
      "code.InteractiveConsole", "code.InteractiveInterpreter")
 
+# Loaders of public datasets (family "public-dataset"): a workflow's coder could look up the
+# test labels in a public copy of its dataset. Judged by the analyzer's _check_dataset, which
+# also reports the download of those in DATASET_DOWNLOADS.
+_DATASET = Danger("public-dataset", L, "loads a public dataset", check="dataset")
+_add(_DATASET, "seaborn.load_dataset", "seaborn.get_dataset_names", "datasets.load_dataset",
+     "datasets.load_dataset_builder", "palmerpenguins.load_penguins",
+     "palmerpenguins.load_penguins_raw", "ucimlrepo.fetch_ucirepo", "pmlb.fetch_data",
+     "pycaret.datasets.get_data", "imblearn.datasets.fetch_datasets")
+_add(Danger("delete-outside-workdir", C, "deletes scikit-learn's dataset cache in the home "
+            "directory"), "sklearn.datasets.clear_data_home")
+DATASET_MODULES = ("statsmodels.datasets", "statsmodels.api.datasets", "openml",
+                   "tensorflow_datasets", "keras.datasets", "tensorflow.keras.datasets",
+                   "torchvision.datasets", "torchtext.datasets", "torchaudio.datasets",
+                   "plotly.data", "plotly.express.data", "vega_datasets", "pydataset",
+                   "catboost.datasets", "shap.datasets", "yellowbrick.datasets",
+                   "mlxtend.data", "sktime.datasets", "kagglehub")
+# Loaders that fetch from the network (their calls are network findings too).
+DATASET_DOWNLOADS = ("sklearn.datasets.fetch_", "seaborn.", "datasets.load_dataset", "openml.",
+                     "tensorflow_datasets.", "keras.datasets.", "tensorflow.keras.datasets.",
+                     "ucimlrepo.", "pmlb.", "pycaret.", "imblearn.", "catboost.", "shap.",
+                     "yellowbrick.", "kagglehub.", "vega_datasets.", "torchtext.datasets.",
+                     "statsmodels.datasets.get_rdataset", "statsmodels.api.datasets.get_rdataset",
+                     "torchvision.datasets.utils.download")
+# Loaders of the user's own files that live next to the public datasets.
+DATASET_LOOKALIKES = frozenset({
+    "sklearn.datasets.load_files", "sklearn.datasets.load_svmlight_file",
+    "sklearn.datasets.load_svmlight_files", "sklearn.datasets.load_sample_image",
+    "sklearn.datasets.load_sample_images", "torchvision.datasets.ImageFolder",
+    "torchvision.datasets.DatasetFolder", "torchvision.datasets.VisionDataset",
+    "torchvision.datasets.folder", "datasets.load_from_disk",
+})
+
 # Methods that start a process or open a connection whatever they are called on: those of the
 # asyncio event loop (``asyncio.get_event_loop().subprocess_shell(...)``,
 # ``loop.create_unix_connection(...)``), whose receiver is rarely a name the resolver can follow.
@@ -227,10 +258,10 @@ for _name in ("socket", "socketserver", "urllib.request", "urllib2", "urllib3", 
               "http.server", "httplib", "requests", "httpx", "aiohttp", "ftplib", "smtplib",
               "poplib", "imaplib", "nntplib", "telnetlib", "xmlrpc", "websocket", "websockets",
               "paramiko", "pycurl", "tornado.httpclient", "twisted.internet", "webbrowser",
-              "wget", "gdown", "huggingface_hub", "kaggle", "openml", "yfinance",
+              "wget", "gdown", "huggingface_hub", "kaggle", "yfinance",
               "pandas_datareader", "boto3", "botocore", "google.cloud", "azure.storage",
               "asyncssh", "fabric", "zmq", "grpc", "smbclient", "pysftp", "s3fs", "gcsfs",
-              "keras.datasets", "tensorflow.keras.datasets", "tensorflow_datasets",
+
               "ssl.SSLSocket", "multiprocessing.connection", "multiprocessing.managers"):
     PREFIX[_name] = _NET
 for _name in ("jupyter_client", "papermill", "nbclient", "ipykernel.kernelapp", "ipyparallel",
@@ -261,6 +292,8 @@ PREFIX["doctest"] = Danger("dynamic-code", C, "runs examples written in docstrin
                            "strings, code the scanner does not read")
 for _name in ("multiprocessing", "billiard", "ray", "pathos", "torch.multiprocessing"):
     PREFIX[_name] = _PROC
+for _name in DATASET_MODULES:
+    PREFIX[_name] = _DATASET
 PREFIX["signal"] = _SIG
 PREFIX["deepthinker_nb"] = Danger("interpreter-tampering", H,
                                   "reaches deepthinker-nb's own machinery inside the kernel")
@@ -273,8 +306,9 @@ CONSTANT_PREFIXES = frozenset({"signal", "doctest"})
 
 # Character prefixes (not component-wise).
 CHAR_PREFIX: tuple[tuple[str, Danger], ...] = (
-    ("sklearn.datasets.fetch_", _DOWNLOAD),
     ("torchvision.datasets.utils.download", _DOWNLOAD),
+    ("sklearn.datasets.fetch_", _DATASET),
+    ("sklearn.datasets.load_", _DATASET),
     ("os.exec", _SPAWN),
     ("os.spawn", _SPAWN),
 )
@@ -286,7 +320,7 @@ EXEMPT = frozenset({
     "importlib.metadata.PackageNotFoundError", "importlib.util.find_spec",
     "importlib.resources", "importlib.invalidate_caches", "importlib.metadata.distribution",
     "importlib.metadata.packages_distributions", "importlib.metadata.metadata",
-    "socket.gethostname",
+    "socket.gethostname", *DATASET_LOOKALIKES,
 })
 
 # Importing these modules is itself a finding (no legitimate notebook use under this policy).

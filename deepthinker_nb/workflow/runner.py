@@ -583,7 +583,7 @@ class WorkflowRunner:
 
         data = str(self.run_dir / "data")
         if self.policy is None:
-            return ScanPolicy(work_dir=str(workdir), data_dirs=(data,))
+            return ScanPolicy.coder(work_dir=str(workdir), data_dirs=(data,))
         return self.policy.with_(work_dir=str(workdir),
                                  data_dirs=tuple(dict.fromkeys((*self.policy.data_dirs, data))))
 

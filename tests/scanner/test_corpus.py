@@ -1,16 +1,20 @@
-"""The labelled corpus: detection >= 97 % of dangerous cells, false positives <= 3 %."""
+"""The labelled corpus: detection >= 97 % of dangerous cells, false positives <= 3 %; and the
+coder corpus, judged with the workflow's coder policy (public datasets refused)."""
 
 from __future__ import annotations
 
 import pytest
 
-from deepthinker_nb.scanner import SecurityScanner
+from deepthinker_nb.scanner import ScanPolicy, SecurityScanner
 
 from .corpus_loader import load
 
 DANGEROUS = load("dangerous")
 HARMLESS = load("harmless")
 SCANNER = SecurityScanner()
+CODER_REFUSED = load("coder_dangerous")
+CODER_ALLOWED = load("coder_harmless")
+CODER = SecurityScanner(ScanPolicy.coder())
 
 
 def test_corpus_is_big_enough_and_ids_are_unique():
@@ -42,4 +46,22 @@ def test_dangerous_cell_is_blocked(case):
 @pytest.mark.parametrize("case", HARMLESS, ids=lambda c: c.key)
 def test_harmless_cell_is_not_blocked(case):
     report = SCANNER.scan(case.code)
+    assert not report.blocked, report.to_text(case.key)
+
+
+def test_the_coder_corpus_is_there_and_its_ids_are_unique():
+    assert len(CODER_REFUSED) >= 10 and len(CODER_ALLOWED) >= 5
+    keys = [c.key for c in CODER_REFUSED + CODER_ALLOWED]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("case", CODER_REFUSED, ids=lambda c: c.key)
+def test_coder_cell_loading_a_public_dataset_is_blocked(case):
+    report = CODER.scan(case.code)
+    assert report.blocked and "public-dataset" in report.rule_ids, report.to_text(case.key)
+
+
+@pytest.mark.parametrize("case", CODER_ALLOWED, ids=lambda c: c.key)
+def test_coder_cell_using_its_own_data_is_not_blocked(case):
+    report = CODER.scan(case.code)
     assert not report.blocked, report.to_text(case.key)
