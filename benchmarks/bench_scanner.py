@@ -1,8 +1,10 @@
 """Benchmark: our scanner vs bandit on the labelled corpus (detection, false positives, speed).
 
-Run: ``.venv/bin/python benchmarks/bench_scanner.py [--rounds N]``. Both tools scan the same
-cells in the same process and run; bandit gets the cells after IPython's transform (it cannot
-parse IPython syntax itself), we get the raw cells (our time includes the transform).
+Run: ``.venv/bin/python benchmarks/bench_scanner.py [--rounds N] [--walk]``. Both tools scan
+the same cells in the same process and run; bandit gets the cells after IPython's transform (it
+cannot parse IPython syntax itself), we get the raw cells (our time includes the transform).
+The scanner's environment index is loaded (or built) before the timed passes; ``--walk`` also
+times a fresh walk of the installed packages (what the first scan in a new environment pays).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ sys.path.insert(0, str(ROOT / "tests" / "scanner"))
 from corpus_loader import load  # noqa: E402
 
 from deepthinker_nb.scanner import SecurityScanner  # noqa: E402
+from deepthinker_nb.scanner.envindex import default_index  # noqa: E402
+from deepthinker_nb.scanner.environment import walk  # noqa: E402
 from deepthinker_nb.scanner.ipython import transform  # noqa: E402
 
 
@@ -54,8 +58,20 @@ def _rate(flags: list[bool]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="timing rounds (default 7)")
+    parser.add_argument("--walk", action="store_true",
+                        help="also time a fresh walk of the environment (a few seconds)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+
+    t0 = time.perf_counter()
+    index = default_index()
+    index_ms = (time.perf_counter() - t0) * 1000
+    walk_line = ""
+    if args.walk:
+        result = walk()
+        walk_line = (f"; a fresh walk: {result.stats['seconds']:.1f} s, "
+                     f"{result.stats['parsed']:.0f} of {result.stats['modules']:.0f} modules "
+                     f"parsed, {'complete' if result.complete else 'INCOMPLETE'}")
 
     dangerous, harmless = load("dangerous"), load("harmless")
     cells = [c.code for c in dangerous + harmless]
@@ -137,6 +153,8 @@ def main() -> int:
           f"{pipeline_cell_cps:,.0f} cells/s, ratio {ours_cell_cps / pipeline_cell_cps:.1f}x")
     print(f"median scan time of a typical (harmless) cell: ours {median_ms:.3f} ms "
           f"(target <= 1 ms), bandit {bandit_median_ms:.3f} ms")
+    print(f"environment index: {len(index):,} names, ready in {index_ms:.0f} ms"
+          f"{' (from the cache)' if index.stats and index_ms < 1000 else ''}{walk_line}")
     return 0
 
 
