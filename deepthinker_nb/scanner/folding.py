@@ -23,6 +23,7 @@ from . import hostpaths
 
 _CONSTANTS = (str, bytes, int, float)  # foldable literals (and None)
 MAX_VALUE = 1 << 20  # chars / bytes / items a folded value may hold
+_MAX_REDUCE = 4096  # items functools.reduce is folded over
 _MAX_INT = 1 << 64
 
 
@@ -373,6 +374,8 @@ class Folder:
         if len(node.args) not in (2, 3) or node.keywords:
             raise _Fail
         items = list(self._fold(node.args[1], env, depth))
+        if len(items) > _MAX_REDUCE:
+            raise _Fail  # each step folds the function's body: keep the scan fast
         acc = self._fold(node.args[2], env, depth) if len(node.args) == 3 else items.pop(0)
         fn = node.args[0]
         params = _lambda_params(fn) if fn.__class__ is ast.Lambda else None

@@ -144,3 +144,11 @@ def test_format_strings_walking_to_escape_attributes_are_blocked(code):
 def test_ordinary_code_with_the_same_shapes_passes(code):
     report = SCANNER.scan(code)
     assert not report.blocked, report.to_text(code)
+
+
+def test_functions_and_class_attributes_of_an_earlier_cell_are_known_to_a_session():
+    session = SecurityScanner().session()
+    assert not session.scan("def n():\n    return 'o' + 's'\nclass K:\n    m = 'os'").blocked
+    for name in ("n()", "K.m"):
+        report = session.scan(REACH_OS.format(name=name))
+        assert "shell-command" in report.rule_ids, report.to_text(name)
