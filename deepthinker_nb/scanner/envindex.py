@@ -108,9 +108,10 @@ def load_or_build(budget_s: float = DEFAULT_BUDGET_S, rebuild: bool = False) -> 
 
 def cached_index() -> EnvIndex:
     """The index of the running environment if a process already built it (the file named by
-    ``$DEEPTHINKER_NB_ENV_INDEX``, or the cache), without walking; otherwise an empty index
-    marked incomplete. For scanners that must not spend seconds on their first cell (the
-    guard inside a kernel, behind a client that scanned the cell with the full index)."""
+    ``$DEEPTHINKER_NB_ENV_INDEX``, the user's cache or the environment's copy left by
+    ``--install``), without walking; otherwise an empty index marked incomplete. For scanners
+    that must not spend seconds on their first cell (the guard inside a kernel, behind a
+    client that scanned the cell with the full index)."""
     key = fingerprint(search_roots())
     payload = envcache.load_file(os.environ.get(INDEX_FILE_ENV, ""), key) or envcache.load(key)
     if payload is not None:
@@ -139,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Build (or show) the scanner's index of installed functions that start "
                     "processes or open sockets.")
     parser.add_argument("--rebuild", action="store_true", help="walk again, ignoring the cache")
+    parser.add_argument("--install", action="store_true",
+                        help="also leave a copy in the environment's prefix, where its kernels "
+                             "(another HOME, another user) read it")
     parser.add_argument("names", nargs="*", help="qualified names to look up")
     args = parser.parse_args(argv)
     index = load_or_build(rebuild=args.rebuild)
@@ -146,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"environment index {index.key}: {len(index)} names, "
           f"{'complete' if index.complete else 'INCOMPLETE (time budget reached)'}, "
           f"stored at {where if where.exists() else '(memory only)'}")
+    if args.install:
+        shared = envcache.store(index.key, index.to_payload(), shared=True)
+        print(f"environment copy: {shared or 'not written (the prefix is read-only)'}")
+        if shared is None:
+            return 1
     if index.stats:
         print("walk: " + ", ".join(f"{k}={v:g}" for k, v in sorted(index.stats.items())))
     for name in args.names:

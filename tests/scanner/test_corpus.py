@@ -1,17 +1,21 @@
-"""The labelled corpus: detection >= 97 % of dangerous cells, false positives <= 3 %; and the
-coder corpus, judged with the workflow's coder policy (public datasets refused)."""
+"""The labelled corpus: detection >= 97 % of dangerous cells, false positives <= 3 %; the
+cells caught only through the environment index (``env_dangerous``); and the coder corpus,
+judged with the workflow's coder policy (public datasets refused)."""
 
 from __future__ import annotations
 
 import pytest
 
 from deepthinker_nb.scanner import ScanPolicy, SecurityScanner
+from deepthinker_nb.scanner.envindex import EnvIndex
 
 from .corpus_loader import load
 
 DANGEROUS = load("dangerous")
 HARMLESS = load("harmless")
 SCANNER = SecurityScanner()
+ENV_DANGEROUS = load("env_dangerous")
+WITHOUT_INDEX = SecurityScanner(env_index=EnvIndex({}))
 CODER_REFUSED = load("coder_dangerous")
 CODER_ALLOWED = load("coder_harmless")
 CODER = SecurityScanner(ScanPolicy.coder())
@@ -65,3 +69,16 @@ def test_coder_cell_loading_a_public_dataset_is_blocked(case):
 def test_coder_cell_using_its_own_data_is_not_blocked(case):
     report = CODER.scan(case.code)
     assert not report.blocked, report.to_text(case.key)
+
+
+@pytest.mark.parametrize("case", ENV_DANGEROUS, ids=lambda c: c.key)
+def test_cell_using_an_installed_helper_is_blocked_through_the_environment_index(case):
+    assert SCANNER.scan(case.code).blocked, SCANNER.scan(case.code).to_text(case.key)
+    assert not WITHOUT_INDEX.scan(case.code).blocked, "belongs in corpus/dangerous"
+
+
+def test_the_dangerous_corpus_is_blocked_by_the_hand_written_rules_alone():
+    """The dangerous corpus is what every scanner blocks, one without an index too (a kernel's
+    guard in an environment nobody indexed): index-only cells live in env_dangerous."""
+    missed = [c.key for c in DANGEROUS if not WITHOUT_INDEX.scan(c.code).blocked]
+    assert missed == []

@@ -389,3 +389,19 @@ def test_event_loop_methods_are_blocked_whatever_the_receiver(code, rule):
 def test_ordinary_uses_of_the_same_libraries_pass(code):
     report = SecurityScanner().scan(code)
     assert not report.blocked, report.to_text(code)
+
+
+def test_install_leaves_a_readable_copy_that_kernels_of_the_environment_find(tmp_path,
+                                                                           monkeypatch, capsys):
+    user, shared = tmp_path / "user", tmp_path / "prefix" / "share" / "deepthinker-nb"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user))
+    monkeypatch.delenv(envindex.INDEX_FILE_ENV, raising=False)
+    monkeypatch.setattr(envcache, "shared_path", lambda key: shared / f"envindex-{key}.json")
+    monkeypatch.setattr(EnvIndex, "build", staticmethod(
+        lambda roots, budget_s, key: EnvIndex({"x.run": ("os.system", 1, "")}, key=key)))
+    assert envindex.main(["--install", "x.run"]) == 0
+    assert "x.run: shell-command" in capsys.readouterr().out
+    (copy,) = shared.glob("envindex-*.json")
+    assert copy.stat().st_mode & 0o777 == 0o644
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "kernel-home"))  # a kernel's HOME
+    assert envindex.cached_index().lookup("x.run") is not None
