@@ -690,8 +690,10 @@ class Analyzer:
             return Folded(v) if isinstance(v, (str, bytes, int)) else None
         if cls is ast.Attribute:
             # os.sep, string.ascii_lowercase, A.name (a class-body constant of the cell)
-            if not (value.attr in _CONST_ATTRS or any(  # type: ignore[attr-defined]
-                    q.startswith(CLASS_PREFIX) for q in self.resolve(value.value))):  # type: ignore
+            base = value.value  # type: ignore[attr-defined]
+            if value.attr not in _CONST_ATTRS and not (  # type: ignore[attr-defined]
+                    base.__class__ is ast.Name and any(q.startswith(CLASS_PREFIX)
+                                                       for q in self.table.lookup_quals(base.id))):
                 return None
             folded = self.fold(value)
             return folded if folded is not None and isinstance(
@@ -1213,7 +1215,10 @@ class Analyzer:
                 text = self.fold_str(arg)
                 if text:
                     self.written.add(text)
-                self._refuse_code_file(arg, f"{name}()", arg, checkpoint=name in _SAVERS)
+                    if "." in text:
+                        self._refuse_code_file(arg, f"{name}()", arg, name in _SAVERS, text)
+                else:
+                    self._refuse_code_file(arg, f"{name}()", arg, name in _SAVERS)
 
     def _path_tail(self, node: ast.AST | None, depth: int = 0) -> str | None:
         """The last constant piece of a path expression, enough to tell its extension:
@@ -1241,10 +1246,11 @@ class Analyzer:
         return None
 
     def _refuse_code_file(self, node: ast.AST, how: str, target: ast.AST | None,
-                          checkpoint: bool = False) -> None:
+                          checkpoint: bool = False, text: str | None = None) -> None:
         """Writing a file that holds code: a later import, %run or interpreter would run it
-        without the scanner having read it."""
-        text = self._path_tail(target)
+        without the scanner having read it (``text``: the target, when already folded)."""
+        if text is None:
+            text = self._path_tail(target)
         what = code_file(text) if text else None
         if what is None or (checkpoint and text.strip().lower().endswith(  # type: ignore
                 CHECKPOINT_OK)):

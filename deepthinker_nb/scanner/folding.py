@@ -201,6 +201,8 @@ class Folder:
             return found.value
         if node.__class__ is ast.Call:  # the most common node after constants and names
             return _check(self._call(node, env, depth))  # type: ignore[arg-type]
+        if node.__class__ is ast.Attribute:
+            return self._attribute(node, depth)  # type: ignore[arg-type]
         if isinstance(node, ast.JoinedStr):
             parts = []
             for value in node.values:
@@ -243,8 +245,6 @@ class Folder:
             return value[self._fold(node.slice, env, depth)]
         if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
             return self._comprehension(node, env, depth)
-        if node.__class__ is ast.Attribute:
-            return self._attribute(node, depth)  # type: ignore[arg-type]
         raise _Fail
 
     def _attribute(self, node: ast.Attribute, depth: int) -> Any:
@@ -350,7 +350,7 @@ class Folder:
                     args = [self._fold(a, env, depth) for a in node.args]
                     return self._method(receiver, name, args, kwargs, env, depth)
         quals = self._qualify(func)
-        if sum(q.startswith("<fn:") for q in quals) > 1:
+        if len(quals) > 1 and sum(q.startswith("<fn:") for q in quals) > 1:
             raise _Fail  # two definitions of the function: its value is not known
         # In a fixed order: with several meanings, the one that folds first must not depend on
         # the process's string hashing.

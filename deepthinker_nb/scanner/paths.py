@@ -90,10 +90,15 @@ _CODE_FILES = (
 CHECKPOINT_OK = (".pth",)  # PyTorch's checkpoint extension, fine for model savers
 
 
+_CODE_BY_SUFFIX = dict(_CODE_FILES)
+
+
 def code_file(path: str) -> str | None:
     """What kind of code a file of this name holds (a noun phrase), or None for data."""
-    name = path.strip().lower().rsplit("/", 1)[-1]
-    for suffix, what in _CODE_FILES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return what
-    return None
+    stem, dot, suffix = path.rpartition(".")
+    if not dot:
+        return None
+    what = _CODE_BY_SUFFIX.get("." + suffix.strip().lower())
+    if what is None or not stem.rpartition("/")[2]:
+        return None  # data, or a bare ".py" with no name
+    return what
