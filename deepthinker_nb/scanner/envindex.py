@@ -101,7 +101,10 @@ def load_or_build(budget_s: float = DEFAULT_BUDGET_S, rebuild: bool = False) -> 
             envcache.load(key))
     if payload is not None:
         return EnvIndex.from_payload(payload)
-    index = EnvIndex.build(roots, budget_s, key)
+    try:
+        index = EnvIndex.build(roots, budget_s, key)
+    except Exception:  # a bug in the walk must not block every cell: the tables still apply
+        return EnvIndex({}, complete=False, key=key)  # not cached: the next process retries
     envcache.store(key, index.to_payload())
     return index
 
@@ -112,7 +115,10 @@ def cached_index() -> EnvIndex:
     ``--install``), without walking; otherwise an empty index marked incomplete. For scanners
     that must not spend seconds on their first cell (the guard inside a kernel, behind a
     client that scanned the cell with the full index)."""
-    key = fingerprint(search_roots())
+    try:
+        key = fingerprint(search_roots())
+    except Exception:  # an unreadable environment: no index, the tables still apply
+        return EnvIndex({}, complete=False)
     payload = envcache.load_file(os.environ.get(INDEX_FILE_ENV, ""), key) or envcache.load(key)
     if payload is not None:
         return EnvIndex.from_payload(payload)

@@ -156,10 +156,10 @@ def fingerprint(roots: Iterable[tuple[str, bool]] | None = None) -> str:
     packages = set()
     for dist in importlib.metadata.distributions(path=dirs):
         try:
-            name = dist.metadata["Name"] or ""
+            name, version = dist.metadata["Name"] or "", dist.version
         except Exception:  # a broken METADATA file
-            name = ""
-        packages.add(f"{name.lower().replace('_', '-')}=={dist.version}")
+            name, version = "", ""
+        packages.add(f"{str(name).lower().replace('_', '-')}=={version}")
     for entry in sorted(packages):
         h.update(entry.encode() + b"\n")
     return h.hexdigest()[:32]

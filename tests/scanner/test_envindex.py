@@ -405,3 +405,19 @@ def test_install_leaves_a_readable_copy_that_kernels_of_the_environment_find(tmp
     assert copy.stat().st_mode & 0o777 == 0o644
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "kernel-home"))  # a kernel's HOME
     assert envindex.cached_index().lookup("x.run") is not None
+
+
+def test_a_failing_walk_leaves_the_tables_in_charge_and_is_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv(envindex.INDEX_FILE_ENV, raising=False)
+
+    def broken(roots, budget_s, key):
+        raise RuntimeError("a bug in the walk")
+
+    monkeypatch.setattr(EnvIndex, "build", staticmethod(broken))
+    index = envindex.load_or_build()
+    assert len(index) == 0 and not index.complete
+    assert not list(tmp_path.rglob("envindex-*.json"))
+    scanner = SecurityScanner(env_index=index)
+    assert scanner.scan("import os\nos.system('id')").blocked
+    assert not scanner.scan("import pandas as pd\npd.read_csv(DATA_PATH)").blocked
