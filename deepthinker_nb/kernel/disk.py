@@ -30,43 +30,126 @@ from deepthinker_nb.config.limits import format_size
 log = logging.getLogger("deepthinker_nb.kernel")
 
 DEFAULT_DISK_LIMIT = "2g"
-MIN_INTERVAL = 0.1
-"""Seconds between two measures at the least: a cell writing 1 GB/s overshoots by ~100 MB."""
+MIN_INTERVAL = 0.02
+"""Seconds between two measures at the least: a cell writing 2 GB/s overshoots by ~40 MB."""
 WALK_SHARE = 0.05
 """At most this share of one core goes to measuring, however large the folder."""
+MAX_WRITE_RATE = 4 * 1024**3
+"""Bytes a second a kernel could write at most, for deciding whether a cell that just ended
+could have passed the budget since the last measure (``due``)."""
+MAX_DEPTH = 256
+"""Directories nested deeper than this cannot be measured, so they count as over budget."""
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def disk_usage(roots: Iterable[Path]) -> int:
-    """Bytes allocated under ``roots``: no symlink followed, no mount crossed, inodes once."""
+class Unmeasurable(Exception):
+    """A kernel made part of its dirs impossible to measure (too deep, unreadable)."""
+
+
+def disk_usage(
+    roots: Iterable[Path], pids: Iterable[int] = (), opaque: set[tuple[int, int]] | None = None
+) -> int:
+    """Bytes allocated under ``roots`` and in files ``pids`` hold open after deleting them.
+
+    No symlink is followed and no mount crossed; each inode counts once. The walk goes from
+    directory handle to directory handle, so no path grows too long to open. A directory nested
+    deeper than ``MAX_DEPTH`` or unreadable raises ``Unmeasurable`` (a kernel could hide
+    gigabytes there), unless it is in ``opaque``: the ones that were so before the kernel
+    started. A baseline measure passes an empty set and gets them added instead.
+    """
     seen: set[tuple[int, int]] = set()
     total = 0
     for root in roots:
         try:
-            top = os.lstat(root)
+            fd = os.open(root, _DIR_FLAGS)
+        except OSError:
+            continue  # not there (yet), or not a directory: nothing of the kernel's
+        try:
+            total += _walk(fd, os.fstat(fd).st_dev, seen, 0, str(root), opaque)
+        finally:
+            os.close(fd)
+    return total + _deleted_open_files(pids, seen)
+
+
+def _opaque(dir_fd: int, why: str, opaque: set[tuple[int, int]] | None) -> int:
+    """A directory the walk cannot enter: known from the baseline, or a reason to stop."""
+    info = os.fstat(dir_fd)
+    key = (info.st_dev, info.st_ino)
+    if opaque is None or key not in opaque:
+        if opaque is not None and getattr(opaque, "collecting", False):
+            opaque.add(key)
+            return 0
+        raise Unmeasurable(why)
+    return 0
+
+
+class Opaque(set):
+    """The baseline's set of directories it could not enter (``collecting``: it adds them)."""
+
+    collecting = True
+
+
+def _walk(dir_fd: int, device: int, seen: set[tuple[int, int]], depth: int, where: str,
+          opaque: set[tuple[int, int]] | None) -> int:
+    if depth > MAX_DEPTH:
+        return _opaque(dir_fd, f"directories nested deeper than {MAX_DEPTH} levels in {where}",
+                       opaque)
+    total = 0
+    subdirs = []
+    try:
+        entries = list(os.scandir(dir_fd))
+    except PermissionError:
+        return _opaque(dir_fd, f"an unreadable directory in {where}", opaque)
+    except OSError:
+        return 0  # removed while we looked
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        if not stat.S_ISDIR(top.st_mode):
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
             continue
-        stack = [str(root)]
-        while stack:
-            path = stack.pop()
+        seen.add(key)
+        total += info.st_blocks * 512
+        if stat.S_ISDIR(info.st_mode) and info.st_dev == device:
+            subdirs.append(entry.name)
+    for name in subdirs:
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        except PermissionError:  # no search permission: fstat needs a handle, O_PATH gives one
+            fd = os.open(name, _DIR_FLAGS | os.O_PATH, dir_fd=dir_fd)
             try:
-                entries = os.scandir(path)
+                total += _opaque(fd, f"an unreadable directory in {where}", opaque)
+            finally:
+                os.close(fd)
+            continue
+        except OSError:
+            continue
+        try:
+            total += _walk(fd, device, seen, depth + 1, where, opaque)
+        finally:
+            os.close(fd)
+    return total
+
+
+def _deleted_open_files(pids: Iterable[int], seen: set[tuple[int, int]]) -> int:
+    """Space of files the processes still hold open after unlinking them: no walk sees it."""
+    total = 0
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                info = os.stat(f"/proc/{pid}/fd/{fd}")
             except OSError:
                 continue
-            with entries:
-                for entry in entries:
-                    try:
-                        info = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    key = (info.st_dev, info.st_ino)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    total += info.st_blocks * 512
-                    if stat.S_ISDIR(info.st_mode) and info.st_dev == top.st_dev:
-                        stack.append(entry.path)
+            key = (info.st_dev, info.st_ino)
+            if info.st_nlink == 0 and stat.S_ISREG(info.st_mode) and key not in seen:
+                seen.add(key)
+                total += info.st_blocks * 512
     return total
 
 
@@ -79,13 +162,20 @@ class DiskBudget:
         limit: int,
         on_exceeded: Callable[[], None],
         *,
+        pids: Callable[[], Iterable[int]] = tuple,
         min_interval: float = MIN_INTERVAL,
     ) -> None:
         self.roots = tuple(Path(r) for r in roots)
         self.limit = int(limit)
         self.on_exceeded = on_exceeded
+        self.pids = pids
+        """The kernel's processes (host pids): files they deleted but hold open count too."""
         self.min_interval = min_interval
-        self.baseline = disk_usage(self.roots)
+        self.opaque: set[tuple[int, int]] = Opaque()
+        self.baseline = disk_usage(self.roots, opaque=self.opaque)
+        self.opaque = set(self.opaque)  # what could not be measured before the kernel ran
+        self.why_unmeasurable: str | None = None
+        self._measured = (time.monotonic(), 0)  # (when, growth) of the latest measure
         self.ceiling = self.limit
         self.peak_growth = 0
         self.exceeded = False
@@ -99,20 +189,42 @@ class DiskBudget:
 
     def reason(self) -> str | None:
         """``disk limit (2g) reached`` once the budget was passed, else None."""
-        return f"disk limit ({self.label}) reached" if self.exceeded else None
+        if not self.exceeded:
+            return None
+        if self.why_unmeasurable:
+            return f"disk limit ({self.label}) cannot be checked: {self.why_unmeasurable}"
+        return f"disk limit ({self.label}) reached"
+
+    def growth(self) -> int:
+        """What the kernel added since it started; past any limit when it cannot be measured."""
+        try:
+            return disk_usage(self.roots, self.pids(), self.opaque) - self.baseline
+        except Unmeasurable as exc:
+            self.why_unmeasurable = str(exc)
+            return 1 << 62
 
     def rearm(self) -> None:
         """After the kernel was restarted: it may use what is there, and not grow past it."""
-        growth = disk_usage(self.roots) - self.baseline
+        self.why_unmeasurable = None
+        growth = self.growth()
         with self._lock:
-            self.ceiling = max(self.limit, growth)
+            # still unmeasurable: the budget stands as it was, and the next check stops it
+            self.ceiling = self.limit if self.why_unmeasurable else max(self.limit, growth)
             self.exceeded = False
 
     def check(self) -> bool:
         """Measure once; True (and the callback called, once) when the budget is passed."""
-        return self._judge(disk_usage(self.roots) - self.baseline)
+        return self._judge(self.growth())
+
+    def due(self) -> bool:
+        """Could the kernel have passed its budget since the latest measure? Asked when a cell
+        ends, so that a cell which wrote past the budget between two polls fails itself (and
+        a quiet one costs no walk)."""
+        when, growth = self._measured
+        return (time.monotonic() - when) * MAX_WRITE_RATE >= self.ceiling - growth
 
     def _judge(self, growth: int) -> bool:
+        self._measured = (time.monotonic(), growth)
         with self._lock:
             self.peak_growth = max(self.peak_growth, growth)
             self.ceiling = max(self.limit, min(self.ceiling, growth))
@@ -145,7 +257,7 @@ class DiskBudget:
     def _run(self) -> None:
         while not self._stop.is_set():
             wall, cpu = time.monotonic(), time.thread_time()
-            growth = disk_usage(self.roots) - self.baseline
+            growth = self.growth()
             # Only the walk is paid for: timing the callback too (a container kill takes ~0.5 s)
             # put the watcher to sleep for 10 s right when a restarted kernel starts writing.
             # CPU time, not wall time: waiting for the GIL in a busy host is not a cost.

@@ -21,6 +21,7 @@ RLIMITS_ENV = "DEEPTHINKER_RLIMITS"
 PARENT_WATCH_ENV = "DEEPTHINKER_PARENT_WATCH"
 FS_JAIL_ENV = "DEEPTHINKER_FS_JAIL"
 GUARD_ENV = "DEEPTHINKER_GUARD"
+SECCOMP_ENV = "DEEPTHINKER_SECCOMP"  # deepthinker_nb.kernel.seccomp.SECCOMP_ENV
 GUARD_FAILED_EXIT = 71
 DEFAULT_LIMIT = 4 * 1024 * 1024
 MARKER = "\n[deepthinker-nb: {dropped} more characters of {name} dropped by the output limit]\n"
@@ -183,6 +184,21 @@ def _install_guard(app, value: str) -> None:  # type: ignore[no-untyped-def]
         sys.exit(GUARD_FAILED_EXIT)
 
 
+def _apply_seccomp() -> None:
+    """No fallocate, no io_uring (deepthinker_nb.kernel.seccomp), for the kernel and all it
+    starts. Fails closed: a kernel asked for the filter does not run without it."""
+    try:
+        from deepthinker_nb.kernel.seccomp import install_filter
+
+        why_not = install_filter()
+    except Exception as exc:
+        why_not = f"{type(exc).__name__}: {exc}"
+    if why_not:
+        sys.stderr.write(f"deepthinker-nb: seccomp filter not applied ({why_not}); "
+                         "the kernel refuses to start\n")
+        sys.exit(GUARD_FAILED_EXIT)
+
+
 def main() -> None:
     if os.environ.get(RLIMITS_ENV):
         _apply_rlimits(os.environ[RLIMITS_ENV])
@@ -190,6 +206,8 @@ def main() -> None:
         _watch_parent()
     if os.environ.get(FS_JAIL_ENV):
         _apply_fs_jail(os.environ.pop(FS_JAIL_ENV))
+    if os.environ.pop(SECCOMP_ENV, "") == "1":
+        _apply_seccomp()
     if UMASK_ENV in os.environ:
         os.umask(int(os.environ[UMASK_ENV], 8))
     try:

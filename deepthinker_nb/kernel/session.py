@@ -274,6 +274,8 @@ class AsyncKernelSession:
         deadline = None if timeout is None else time.monotonic() + timeout
         outcome, reply = await self._await_reply(msg_id, collector, deadline)
         if outcome == "done":
+            if self._disk_budget_passed():
+                return await self._died(collector)
             return self._finished(collector, reply)
         if outcome == "died":
             return await self._died(collector)
@@ -375,6 +377,12 @@ class AsyncKernelSession:
             death_reason=reason,
             restarted=restarted,
         )
+
+    def _disk_budget_passed(self) -> bool:
+        """Measure the kernel's disk budget when the cell could have passed it since the
+        backend's watcher last looked; passing it stops the kernel, and the cell fails."""
+        budget = getattr(getattr(self.kernel_manager, "provisioner", None), "disk_budget", None)
+        return budget is not None and (budget.exceeded or (budget.due() and budget.check()))
 
     def _death_reason(self) -> str:
         provisioner = getattr(self.kernel_manager, "provisioner", None)

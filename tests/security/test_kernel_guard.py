@@ -48,6 +48,13 @@ TAMPERING = [
     "import gc\nguards = [o for o in gc.get_objects() if type(o).__name__ == 'KernelGuard']",
     "import sys\nsys.modules['deepthinker_nb.scanner.kernel_guard'] = None",
     "get_ipython().kernel.shell_handlers['execute_request'] = None",
+    "get_ipython().input_transformer_manager.cleanup_transforms.clear()",
+    "get_ipython().transform_cell = lambda cell: cell",
+    "shell = get_ipython()\nsetattr(shell, 'transform_cell', str)",
+    "import deepthinker_nb.scanner.kernel_guard as g\n"
+    "g.KernelGuard.__call__ = lambda self, lines: lines",
+    "from IPython.core.inputtransformer2 import TransformerManager\n"
+    "TransformerManager.transform_cell = lambda self, cell: cell",
 ]
 
 
@@ -122,6 +129,8 @@ def test_a_jupyter_client_gets_a_readable_refusal(client, name):
 
 def test_allowed_cells_run_as_usual(client):
     assert client.run("import pandas as pd\nprint(pd.DataFrame({'a': [1, 2]}).a.sum())")[2] == "3\n"
+    assert client.run("get_ipython().ast_node_interactivity = 'all'")[0] == "ok"
+    assert client.run("%matplotlib inline")[0] == "ok"
 
 
 @pytest.mark.parametrize("cell", TAMPERING, ids=range(len(TAMPERING)))

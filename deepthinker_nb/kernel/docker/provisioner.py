@@ -60,6 +60,8 @@ from deepthinker_nb.kernel.docker.mirror import WorkdirMirror
 from deepthinker_nb.kernel.docker.ownership import check_mounts, give_to_kernel, plan_workdir
 from deepthinker_nb.kernel.docker.syncpoint import EXTENSION_ARG, SyncPoint, install_extension
 from deepthinker_nb.kernel.docker.watcher import ContainerState, EventWatcher
+from deepthinker_nb.kernel.proctree import descendants, kill_tree
+from deepthinker_nb.kernel.seccomp import SECCOMP_ENV, sandbox_filter
 from deepthinker_nb.scanner.kernel_guard import GUARD_ENV
 
 __all__ = ["KERNEL_ARGV", "DockerKernelProvisioner", "check_mounts"]
@@ -108,6 +110,7 @@ class DockerKernelProvisioner(KernelProvisionerBase):
     syncpoint: SyncPoint | None = None
     disk_budget: DiskBudget | None = None
     _state: ContainerState | None = None
+    _init_pid: int | None = None
     _last_inspect: float = 0.0
 
     # -- configuration -------------------------------------------------------------------------
@@ -193,6 +196,7 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             ports = [int(info[name]) for name in KERNEL_PORT_NAMES]
         spec_env = {k: str(v) for k, v in (self.kernel_spec.env or {}).items()}
         # The scanner inside the kernel, with the session's policy, as the kernel sees paths.
+        spec_env[SECCOMP_ENV] = "1" if sandbox_filter() else "0"  # on top of the engine's
         spec_env[GUARD_ENV] = kernel_guard_value(
             scan_policy, container_path_for_workdir(self.workdir),
             list(container_paths_for_data(data_dirs).values()))
@@ -272,10 +276,26 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             return
         if budget is not None:
             budget.stop()
-        self.disk_budget = DiskBudget(roots, limit, self._disk_exceeded).start()
+        self.disk_budget = DiskBudget(roots, limit, self._disk_exceeded,
+                                      pids=self._processes).start()
+
+    def _container_pid(self) -> int | None:
+        """The host pid of the container's init: the disk budget reads the files its processes
+        hold open, and stops them without waiting for the engine."""
+        with contextlib.suppress(Exception):
+            pid = get_client().api.inspect_container(self.container_id)["State"]["Pid"]
+            return int(pid) or None
+        return None
+
+    def _processes(self) -> list[int]:
+        return descendants(self._init_pid) if self._init_pid else []
 
     def _disk_exceeded(self) -> None:
-        """Called from the budget's thread: stop the kernel at once (its cell then fails)."""
+        """Called from the budget's thread: stop the kernel at once (its cell then fails).
+        Its processes get SIGKILL from here first: the engine's kill takes a while, and a cell
+        writing at full speed would go on meanwhile."""
+        if self._init_pid:
+            kill_tree(self._init_pid)
         cid = self.container_id
         if cid is not None:
             with contextlib.suppress(Exception):  # already gone
@@ -308,6 +328,7 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             future.add_done_callback(lambda f: _reap_abandoned_start(f, release))
             raise
         self._state = EventWatcher.instance().state(self.container_id)
+        self._init_pid = await asyncio.to_thread(self._container_pid)
         await asyncio.to_thread(self._arm_disk_budget, self.config.disk_bytes)
         return self.parent.get_connection_info()
 

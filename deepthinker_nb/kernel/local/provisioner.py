@@ -8,7 +8,6 @@ through ``start_kernel(deepthinker_config=...)``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -45,7 +44,8 @@ from deepthinker_nb.kernel.local.sandbox import (
     group_text,
     passwd_text,
 )
-from deepthinker_nb.kernel.local.seccomp import deny_fallocate_program
+from deepthinker_nb.kernel.proctree import descendants
+from deepthinker_nb.kernel.seccomp import SECCOMP_ENV, sandbox_filter
 from deepthinker_nb.scanner.kernel_guard import GUARD_ENV
 
 OUTPUT_LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
@@ -89,7 +89,7 @@ class LocalKernelProvisioner(LocalProvisioner):
     _state_dir: Path | None = None
     _sandbox: SandboxSpec | None = None
     _kernel_pid: int | None = None
-    _disk: DiskBudget | None = None
+    disk_budget: DiskBudget | None = None
     _log_file: Any = None
     _token: str | None = None
     _exit_code: int | None = None
@@ -145,6 +145,7 @@ class LocalKernelProvisioner(LocalProvisioner):
                 TOKEN_ENV: self._token,
                 "DEEPTHINKER_WORKDIR": str(self._workdir),
                 GUARD_ENV: kernel_guard_value(scan_policy, self._workdir, data_dirs),
+                SECCOMP_ENV: "1" if config.isolation == "namespaces" and sandbox_filter() else "0",
                 "TMPDIR": str(self._workdir / ".home" / "tmp"),
             }
         )
@@ -195,38 +196,27 @@ class LocalKernelProvisioner(LocalProvisioner):
         self._exit_code = None
         self._peak_vm = 0
         self._kernel_pid = None
-        if self._sandbox is None:
-            info = await super().launch_kernel(cmd, **kwargs)
-        else:
-            with self._seccomp_file() as seccomp:
-                fd = seccomp.fileno() if seccomp else None
-                cmd = bwrap_argv(self._sandbox, cmd, bwrap=check_bubblewrap(), seccomp_fd=fd)
-                if fd is not None:
-                    kwargs["pass_fds"] = (*kwargs.get("pass_fds", ()), fd)
-                info = await super().launch_kernel(cmd, **kwargs)
+        if self._sandbox is not None:
+            cmd = bwrap_argv(self._sandbox, cmd, bwrap=check_bubblewrap())
+        info = await super().launch_kernel(cmd, **kwargs)
         self._start_disk_budget()
         return info
-
-    def _seccomp_file(self) -> Any:
-        """The seccomp program as an open file for bwrap to read (or a null context)."""
-        program = deny_fallocate_program()
-        if program is None:
-            return contextlib.nullcontext(None)
-        assert self._state_dir is not None
-        path = self._state_dir / "seccomp.bpf"
-        path.write_bytes(program)
-        return open(path, "rb")
 
     def _start_disk_budget(self) -> None:
         config = self._config
         if config is None or config.disk_limit is None or self._workdir is None:
             return
-        if self._disk is None:
+        if self.disk_budget is None:
             roots = [self._workdir, self.socket_dir, *map(Path, config.extra_write_paths)]
-            self._disk = DiskBudget(roots, int(config.disk_limit), self._stop_for_disk)
+            self.disk_budget = DiskBudget(roots, int(config.disk_limit), self._stop_for_disk,
+                                    pids=self._processes)
         else:
-            self._disk.rearm()
-        self._disk.start()
+            self.disk_budget.rearm()
+        self.disk_budget.start()
+
+    def _processes(self) -> list[int]:
+        """Host pids of the kernel and everything it started (in the sandbox: all of it)."""
+        return descendants(self.pid) if self.pid else []
 
     def _stop_for_disk(self) -> None:
         """Called from the watcher thread: SIGKILL the sandbox (or the group) at once."""
@@ -299,9 +289,9 @@ class LocalKernelProvisioner(LocalProvisioner):
         self._close_log()
         await super().cleanup(restart=restart)
         if not restart:
-            if self._disk is not None:
-                self._disk.stop()
-                self._disk = None
+            if self.disk_budget is not None:
+                self.disk_budget.stop()
+                self.disk_budget = None
             if self._owns_workdir and self._workdir is not None:
                 shutil.rmtree(self._workdir, ignore_errors=True)
             if self._state_dir is not None:
@@ -327,11 +317,11 @@ class LocalKernelProvisioner(LocalProvisioner):
 
     def death_reason(self) -> str | None:
         """Why the kernel process ended, in words a researcher can act on."""
+        if self.disk_budget is not None and self.disk_budget.exceeded:
+            return self.disk_budget.reason()
         code = self._exit_code
         if code is None:
             return None
-        if self._disk is not None and self._disk.exceeded:
-            return f"killed: {self._disk.reason()}"
         limits = self._config.limits if self._config else ResourceLimits()
         if self._sandbox is not None and code > 128:
             code = -(code - 128)  # bubblewrap exits 128+N for a kernel killed by signal N

@@ -10,8 +10,11 @@ The code we run is written by a model, so a local kernel gets a world of its own
   an init that takes every process of the kernel down when the kernel ends, however it detached;
 * a network namespace with nothing but a loopback of its own (unless the config keeps the host
   network), IPC and UTS namespaces;
-* uid 1000 in a user namespace, every capability dropped, a new session (no terminal to inject
-  keystrokes into), and ``--die-with-parent``: when the host process dies, so does the kernel.
+* uid 1000 in a user namespace that cannot make further user namespaces (the door to most
+  kernel exploits), every capability dropped, a new session (no terminal to inject keystrokes
+  into), and ``--die-with-parent``: when the host process dies, so does the kernel;
+* a seccomp filter (``kernel/seccomp.py``, installed by the launcher) without ``fallocate``
+  and io_uring.
 
 ZeroMQ keeps working because the kernel's sockets are Unix sockets in the bind-mounted socket
 dir, as in the Docker backend. bubblewrap needs no daemon and starts in milliseconds.
@@ -133,17 +136,11 @@ def group_text() -> str:
     return f"{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"
 
 
-def bwrap_argv(
-    spec: SandboxSpec, command: Sequence[str], *, bwrap: str = "bwrap",
-    seccomp_fd: int | None = None,
-) -> list[str]:
-    """The bubblewrap command line that runs ``command`` inside ``spec``'s namespaces;
-    ``seccomp_fd`` an open file holding a BPF program (``seccomp.py``) bwrap reads and applies."""
-    argv = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
-            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID), "--cap-drop", "ALL",
-            "--hostname", "sandbox"]
-    if seccomp_fd is not None:
-        argv += ["--seccomp", str(seccomp_fd)]
+def bwrap_argv(spec: SandboxSpec, command: Sequence[str], *, bwrap: str = "bwrap") -> list[str]:
+    """The bubblewrap command line that runs ``command`` inside ``spec``'s namespaces."""
+    argv = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
+            "--cap-drop", "ALL", "--hostname", "sandbox"]
     if spec.network:
         argv.append("--share-net")
     for name in SYSTEM_DIRS:
