@@ -17,6 +17,10 @@ if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     # An editable install compiles nothing; where PYTHONDONTWRITEBYTECODE is set, every
     # process (each kernel, each CLI call) would compile the package from source again.
     "$VENV/bin/python" -m compileall -q "$ROOT/deepthinker_nb" >/dev/null || true
+    # The scanner's index of installed helpers that start processes or open sockets: built once
+    # per environment, with a copy in the venv where kernels (another HOME) read it.
+    "$VENV/bin/python" -c "from deepthinker_nb.scanner.envindex import main; main(['--install'])" \
+        >/dev/null 2>&1 || echo "bootstrap: the scanner's environment index was not built" >&2
     touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

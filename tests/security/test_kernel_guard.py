@@ -185,3 +185,17 @@ def test_plain_papermill_refuses_the_cell_and_says_why(kernel, jupyter_path, tmp
     assert "refused this cell" in "\n".join(error.traceback)
     assert code[2].outputs == []
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_local_kernel_knows_the_environments_own_process_helpers(client):
+    """The index of installed helpers that start processes (built once per environment by
+    the bootstrap, read by kernels from the environment) guards local kernels too; the Docker
+    image's packages are other ones, so there the host's gate is the one that knows them."""
+    if client.km.kernel_name != "deepthinker-local":
+        pytest.skip("the Docker image has no index of its own packages")
+    from deepthinker_nb.scanner.envindex import main as build_index
+
+    build_index(["--install"])  # what scripts/bootstrap.sh does; instant when it exists
+    missed = [case.key for case in load("env_dangerous")
+              if client.run(case.code)[1] != "CellRefused"]
+    assert missed == []
