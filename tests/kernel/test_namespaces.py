@@ -215,3 +215,16 @@ def test_fallocate_is_no_shortcut_past_the_disk_budget(tmp_path):
             "print('reserved everything')\n", timeout=120)
     assert burst.status == "died" and "disk limit (64m) reached" in burst.death_reason
     assert disk_usage([tmp_path / "w"]) < 64 * 48 << 20
+
+
+def test_what_the_kernel_writes_to_its_raw_stdout_counts_against_the_budget(tmp_path):
+    """os.write(1, ...) bypasses ipykernel and lands in the host's kernel log."""
+    config = LocalConfig(disk_limit="32m")
+    with KernelSession(scan=False, config=config, workdir=tmp_path / "w") as s:
+        result = s.execute(
+            "import os\n"
+            "chunk = b'x' * (1 << 20)\n"
+            "for _ in range(1024):\n"
+            "    os.write(1, chunk)\n"
+            "print('flooded')\n", timeout=120)
+    assert result.status == "died" and "disk limit (32m) reached" in result.death_reason

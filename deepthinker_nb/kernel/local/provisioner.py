@@ -207,7 +207,9 @@ class LocalKernelProvisioner(LocalProvisioner):
         if config is None or config.disk_limit is None or self._workdir is None:
             return
         if self.disk_budget is None:
-            roots = [self._workdir, self.socket_dir, *map(Path, config.extra_write_paths)]
+            # The state dir holds the kernel's sockets and kernel.log, its stdout and stderr at
+            # the file level (os.write(1, ...)): both are written by the kernel.
+            roots = [self._workdir, self._state_dir, *map(Path, config.extra_write_paths)]
             self.disk_budget = DiskBudget(roots, int(config.disk_limit), self._stop_for_disk,
                                     pids=self._processes)
         else:
