@@ -35,11 +35,16 @@ def launcher_processes() -> list[psutil.Process]:
 def wait_gone(pids: list[int], timeout: float = 10.0) -> list[int]:
     import time
 
+    def running(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:  # gone between the listing and the look
+            return False
+
     deadline = time.monotonic() + timeout
     alive = list(pids)
     while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if psutil.pid_exists(p)
-                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        alive = [p for p in alive if running(p)]
         time.sleep(0.1)
     return alive
 
