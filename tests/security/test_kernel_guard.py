@@ -37,6 +37,17 @@ REFUSED = {
     "alias": "import os as o\nrun = getattr(o, 'sys' + 'tem')\nrun('touch {marker}')",
     "unix socket": "import asyncio\nasyncio.run(asyncio.open_unix_connection('/var/run/docker.sock'))",
     "host file": "open('/etc/shadow').read()",
+    # the families of issue 10, one spelling each (tests/scanner has the rest)
+    "event loop method": "import asyncio\nloop = asyncio.new_event_loop()\n"
+                         "loop.run_until_complete(loop.subprocess_shell("
+                         "asyncio.SubprocessProtocol, 'touch {marker}'))",
+    "reversed name": "import os\nname = ''.join(reversed('metsys'))\n"
+                     "getattr(os, name)('touch {marker}')",
+    "format walk": "def f():\n    pass\nprint('{{0.__globals__}}'.format(f))",
+    "code file": "%%writefile helper.py\nimport os\nos.system('touch {marker}')",
+    "run a file": "import runpy\nrunpy.run_path('helper.py')",
+    "ffi": "import numpy.ctypeslib as npc\nnpc.load_library('libc.so.6', '/lib')",
+    "process helper": "from IPython.utils.process import system\nsystem('touch {marker}')",
 }
 
 TAMPERING = [
