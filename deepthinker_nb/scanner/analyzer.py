@@ -46,6 +46,7 @@ from .tables import (
     PREFIX,
     REROOT_MODULES,
     SENSITIVE_MODULES,
+    SHELL_CLASSES,
     SHELL_SETTINGS,
     TAMPER_ATTRS,
     TAMPER_READ_OK,
@@ -138,6 +139,13 @@ _CWD_CALLS = frozenset({"os.getcwd", "os.getcwdb", "pathlib.Path.cwd", "pathlib.
 _LOCAL_FS_PROTOCOLS = frozenset({"file", "local", "memory"})
 _SAFE_YAML_LOADERS = ("SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader")
 _CHAIN_LINKS = frozenset({ast.Attribute, ast.Name})
+# Values whose path prefixes a variable keeps (text_vars): paths built at run time, lists.
+_TEXT_VALUES = frozenset({ast.JoinedStr, ast.BinOp, ast.List, ast.Tuple, ast.Set, ast.Call})
+# Calls that iterate over their argument's values (for p in sorted([...])).
+_ITER_WRAPPERS = frozenset({"builtins.sorted", "builtins.list", "builtins.tuple", "builtins.set",
+                            "builtins.frozenset", "builtins.reversed", "builtins.iter",
+                            "builtins.enumerate"})
+_MAX_CHOICES = 32  # values of a variable judged one by one; more are not followed
 # Values that ``name = value`` can make an alias of (``run = os.system``).
 _ALIAS_VALUES = frozenset({ast.Name, ast.Attribute, ast.Subscript, ast.Call})
 _OPEN_CALLS = frozenset({"builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open"})
@@ -236,11 +244,12 @@ class Analyzer:
     one is built per cell, so construction and attribute access are on the hot path.
     """
 
-    __slots__ = ("_alias_pos", "_cache", "_class_body", "_depth", "_found", "_handled",
-                 "_max_depth", "_returns", "_safe", "collect_ids", "env_lookup", "file_vars",
+    __slots__ = ("_alias_pos", "_cache", "_choice", "_choice_n", "_class_body", "_depth",
+                 "_found", "_handled", "_max_depth", "_returns", "_safe", "collect_ids",
+                 "env_lookup", "file_vars",
                  "fold", "fold_str", "identifiers", "joined", "line_base", "path_vars",
                  "payload_depth", "policy", "resolve", "resolver", "scan_payload",
-                 "table", "threads", "written")
+                 "table", "text_vars", "threads", "written")
 
     def __init__(self, policy: ScanPolicy, scan_payload: PayloadScan, payload_depth: int,
                  danger_cache: dict[str, tuple[Danger | None, str, str | None]],
@@ -266,6 +275,12 @@ class Analyzer:
         self.written: set[str] = set(state.written) if state else set()
         self.file_vars: dict[str, tuple[str | None, str]] = {}
         self.path_vars: dict[str, ast.AST] = {}
+        # What a variable's path may start with, when it is built at run time from a constant
+        # start (path = f"/proc/{pid}/cwd/" + rel) or takes its values from a list (for p in
+        # [...]): one constant prefix per possible value, enough to tell an escape.
+        self.text_vars: dict[str, tuple[str, ...]] = {}
+        self._choice = 0  # which of a variable's text_vars values _path_text takes
+        self._choice_n = 0  # the most values a variable _path_text went through had
         self.threads: list[ast.AST] = []
         self.joined = False
         self.line_base = line_base  # for cell magics: raw line of the %% line
@@ -576,7 +591,7 @@ class Analyzer:
             target = f"{q}.{node.attr}"
             if target in ("sys.stdout", "sys.stderr", "sys.stdin", "sys.argv"):
                 self.report(node, "interpreter-tampering", M, f"replaces {target}")
-            elif q.endswith(".InteractiveShell") and node.attr in SHELL_SETTINGS:
+            elif q in SHELL_CLASSES and node.attr in SHELL_SETTINGS:
                 continue  # InteractiveShell.ast_node_interactivity = "all": a display setting
             elif root in SENSITIVE_MODULES or root in REROOT_MODULES or q.startswith("IPython"):
                 self.report(node, "interpreter-tampering", H,
@@ -630,7 +645,8 @@ class Analyzer:
                 continue
             qual = f"{module}.{alias.name}"
             self._flag_import(node, qual, submodule=True)
-            if self._is_plain_danger(qual):
+            if self._is_plain_danger(qual) and qual not in SHELL_CLASSES:
+                # the shell's class is judged where it is used: only its settings pass
                 self.check_ref(node, {qual})
             self.table.bind(alias.asname or alias.name, {qual})
 
@@ -749,6 +765,10 @@ class Analyzer:
             if self._class_body:  # also reachable as Class.name
                 self.table.bind(f"{self._class_body}.{name}", quals, const)
             self._track_file_var(name, value)
+            if const is None and value.__class__ in _TEXT_VALUES:
+                self._track_text_var(name, value)  # type: ignore[arg-type]
+            elif self.text_vars and not self.table.conditional:
+                self.text_vars.pop(name, None)
         elif isinstance(target, (ast.Tuple, ast.List)):
             elts = getattr(value, "elts", None)
             if isinstance(value, (ast.Tuple, ast.List)) and elts is not None and len(
@@ -785,6 +805,67 @@ class Analyzer:
         elif (cls is ast.BinOp or cls is ast.JoinedStr) and self._derives_from_param(value):
             self.path_vars[name] = value
 
+    def _track_text_var(self, name: str, value: ast.AST) -> None:
+        """Remember what the path held in ``name`` may start with (text_vars)."""
+        cls = value.__class__
+        if cls is ast.List or cls is ast.Tuple or cls is ast.Set:
+            texts = self._elements_texts(value.elts)  # type: ignore[attr-defined]
+        elif cls is ast.Call and not (
+                value.func.__class__ is ast.Attribute  # type: ignore[attr-defined]
+                and value.func.attr == "format"):  # type: ignore[attr-defined]
+            texts = ()  # pathlib and os.path.join calls are followed as path_vars
+        else:
+            texts = self._path_texts(value)
+        old = self.text_vars.get(name) if self.table.conditional else None
+        if old:  # a binding in a branch or a loop adds a meaning
+            texts = (*old, *(t for t in texts if t not in old))[:_MAX_CHOICES]
+        if texts:
+            self.text_vars[name] = texts
+        elif self.text_vars:
+            self.text_vars.pop(name, None)
+
+    def _elements_texts(self, elts: list) -> tuple[str, ...]:
+        out: list[str] = []
+        for elt in elts[:_MAX_CHOICES]:
+            if elt.__class__ is ast.Starred:
+                elt = elt.value
+                texts = self._iter_texts(elt)
+            else:
+                texts = self._path_texts(elt)
+            out += [t for t in texts if t not in out]
+        return tuple(out[:_MAX_CHOICES])
+
+    def _iter_texts(self, node: ast.AST, depth: int = 0) -> tuple[str, ...]:
+        """The path prefixes of what iterating ``node`` gives: a list, tuple or set literal,
+        a variable holding one (constant or not), sorted(...)/list(...)/enumerate(...) of one."""
+        cls = node.__class__
+        if cls is ast.List or cls is ast.Tuple or cls is ast.Set:
+            return self._elements_texts(node.elts)  # type: ignore[attr-defined]
+        if cls is ast.Name:
+            texts = self.text_vars.get(node.id)  # type: ignore[attr-defined]
+            if texts:
+                return texts
+        elif cls is ast.Call and depth < 4 and len(node.args) >= 1 and (  # type: ignore
+                _ITER_WRAPPERS & self.resolve(node.func)):  # type: ignore[attr-defined]
+            return self._iter_texts(node.args[0], depth + 1)  # type: ignore[attr-defined]
+        if cls is ast.Name or cls is ast.Attribute:
+            folded = self.fold(node)
+            if folded is not None and isinstance(folded.value, (list, tuple)):
+                return tuple(v for v in folded.value[:_MAX_CHOICES] if isinstance(v, str))
+        return ()
+
+    def _bind_loop(self, target: ast.AST, iterable: ast.AST) -> None:
+        """``for p in ['/proc/1/environ', ...]``: p may be any of the list's paths."""
+        if target.__class__ is ast.Tuple and iterable.__class__ is ast.Call and len(
+                target.elts) == 2 and "builtins.enumerate" in self.resolve(  # type: ignore
+                    iterable.func):  # type: ignore[attr-defined]
+            target = target.elts[1]  # type: ignore[attr-defined]  # for i, p in enumerate(..)
+        if target.__class__ is not ast.Name:
+            return
+        texts = self._iter_texts(iterable)
+        if texts:
+            self.text_vars[target.id] = texts  # type: ignore[attr-defined]
+
     def visit_For(self, node: ast.For) -> None:
         self.visit(node.iter)
         quals: set[str] = set()
@@ -794,10 +875,48 @@ class Analyzer:
         self.table.conditional += 1
         try:
             self._bind_target(node.target, None, quals, None)
+            self._bind_loop(node.target, node.iter)
             self._visit_list(node.body)
             self._visit_list(node.orelse)
         finally:
             self.table.conditional -= 1
+
+    def _visit_comprehension(self, node: ast.AST, results: tuple[str, ...]) -> None:
+        """Generators first (their targets bound like a for loop's), then the result: the
+        names a comprehension binds are its own, so the cell's are restored after it."""
+        saved: list[tuple[str, tuple[str, ...] | None]] = []
+        self.table.conditional += 1
+        try:
+            for gen in node.generators:  # type: ignore[attr-defined]
+                self.visit(gen.iter)
+                quals: set[str] = set()
+                if isinstance(gen.iter, (ast.List, ast.Tuple, ast.Set)):
+                    for elt in gen.iter.elts:
+                        quals |= self.resolve(elt)
+                for sub in ast.walk(gen.target):
+                    if sub.__class__ is ast.Name:
+                        saved.append((sub.id, self.text_vars.get(sub.id)))  # type: ignore
+                self._bind_target(gen.target, None, quals, None)
+                self._bind_loop(gen.target, gen.iter)
+                self.visit(gen.target)
+                self._visit_list(gen.ifs)
+            for field in results:
+                self.visit(getattr(node, field))
+        finally:
+            self.table.conditional -= 1
+            for name, texts in reversed(saved):
+                if texts is None:
+                    self.text_vars.pop(name, None)
+                else:
+                    self.text_vars[name] = texts
+
+    def visit_ListComp(self, node: ast.AST) -> None:
+        self._visit_comprehension(node, ("elt",))
+
+    visit_SetComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node: ast.AST) -> None:
+        self._visit_comprehension(node, ("key", "value"))
 
     visit_AsyncFor = visit_For
 
@@ -951,11 +1070,45 @@ class Analyzer:
             own = {q for q in self.resolve(node) if not q.endswith("()")}
             if own:
                 self.check_ref(node, own)
+        param = None
+        if "builtins.map" in quals and len(node.args) >= 2:
+            param = self._check_map(node)
         self.visit(func)
         for arg in node.args:
             self.visit(arg)
         for kw in node.keywords:
             self.visit(kw)
+        if param is not None:  # the lambda's parameter is its own
+            if param[1] is None:
+                self.text_vars.pop(param[0], None)
+            else:
+                self.text_vars[param[0]] = param[1]
+
+    def _check_map(self, node: ast.Call) -> tuple[str, tuple[str, ...] | None] | None:
+        """``map(open, ['/etc/passwd'])``: the function is called on each path of the list.
+        For ``map(lambda p: open(p), [...])`` the parameter takes the list's paths while the
+        lambda is visited; returns (parameter, what it held before) to restore."""
+        fn = node.args[0]
+        texts = self._iter_texts(node.args[1])
+        if not texts:
+            return None
+        if fn.__class__ is ast.Lambda:
+            params = fn.args.posonlyargs + fn.args.args  # type: ignore[attr-defined]
+            if not params:
+                return None
+            name = params[0].arg
+            saved = name, self.text_vars.get(name)
+            self.text_vars[name] = texts
+            return saved
+        for q in _ordered(self.resolve(fn)):
+            danger, canon, _ = self.danger(q)
+            if danger is None or danger.check not in ("path", "delete"):
+                continue
+            for text in texts:
+                arg = ast.copy_location(ast.Constant(text), node.args[1])
+                call = ast.copy_location(ast.Call(func=fn, args=[arg], keywords=[]), node)
+                getattr(self, "_check_" + danger.check)(call, canon, danger)
+        return None
 
     def _check_method(self, node: ast.Call, func: ast.Attribute, quals: set[str],
                       checked_path: bool) -> None:
@@ -1139,10 +1292,14 @@ class Analyzer:
                 return self._is_cwd(node.args[0], depth + 1)  # type: ignore[attr-defined]
         return False
 
-    def _path_text(self, arg: ast.AST) -> str | None:
+    def _path_text(self, arg: ast.AST, depth: int = 0) -> str | None:
+        """The path ``arg`` names, or a constant prefix of it (enough to tell an escape)."""
         text = self.fold_str(arg)
         if text is not None:
             return text
+        if depth > 8:
+            return None
+        depth += 1
         # the parent of the working directory: os.path.dirname(os.getcwd()), Path.cwd().parent
         cls = arg.__class__
         if cls is ast.Attribute and arg.attr == "parent" and self._is_cwd(arg.value):  # type: ignore
@@ -1158,21 +1315,75 @@ class Analyzer:
                 rest = [self.fold_str(a) for a in arg.args[1:]]  # type: ignore[attr-defined]
                 if rest and all(r is not None for r in rest):
                     return posixpath.join(".", *rest)  # type: ignore[arg-type]
-        if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0],
-                                                                        ast.Constant):
-            return str(arg.values[0].value)
-        if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):
-            return self._path_text(arg.left)
-        if isinstance(arg, ast.Call) and arg.args:
-            quals = self.resolve(arg.func)
-            if any(q.startswith(("pathlib.", "os.path.join", "os.path.abspath",
-                                 "os.path.expanduser")) for q in quals):
-                return self._path_text(arg.args[0])
-        if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Div):
-            return self._path_text(arg.left)
-        if isinstance(arg, ast.Name) and arg.id in self.path_vars:
-            return self._path_text(self.path_vars[arg.id])
+        if cls is ast.JoinedStr:
+            return self._fstring_prefix(arg, depth)  # type: ignore[arg-type]
+        if cls is ast.BinOp:
+            op = arg.op.__class__  # type: ignore[attr-defined]
+            if op is ast.Add or op is ast.Div:
+                return self._path_text(arg.left, depth)  # type: ignore[attr-defined]
+            if op is ast.Mod:  # "/proc/%d/environ" % pid
+                left = self.fold_str(arg.left)  # type: ignore[attr-defined]
+                return left.partition("%")[0] or None if left else None
+            return None
+        if cls is ast.Call:
+            func = arg.func  # type: ignore[attr-defined]
+            if func.__class__ is ast.Attribute and func.attr == "format":
+                template = self.fold_str(func.value)  # "/proc/{}/environ".format(pid)
+                return template.partition("{")[0] or None if template else None
+            if arg.args:  # type: ignore[attr-defined]
+                quals = self.resolve(func)
+                if any(q.startswith(("pathlib.", "os.path.join", "os.path.abspath",
+                                     "os.path.expanduser")) for q in quals):
+                    return self._path_text(arg.args[0], depth)  # type: ignore[attr-defined]
+            return None
+        if cls is ast.Name:
+            name = arg.id  # type: ignore[attr-defined]
+            if name in self.path_vars:
+                return self._path_text(self.path_vars[name], depth)
+            texts = self.text_vars.get(name)
+            if texts:
+                n = len(texts)
+                if n > self._choice_n:
+                    self._choice_n = n
+                return texts[self._choice if self._choice < n else n - 1]
         return None
+
+    def _fstring_prefix(self, node: ast.JoinedStr, depth: int) -> str | None:
+        """The constant start of an f-string: its literal pieces and the fields that fold,
+        up to the first unknown field (a prefix of the first field's path counts too)."""
+        out: list[str] = []
+        for i, piece in enumerate(node.values):
+            if piece.__class__ is ast.Constant:
+                out.append(str(piece.value))  # type: ignore[attr-defined]
+                continue
+            if piece.conversion == -1 and piece.format_spec is None:  # type: ignore
+                text = self.fold_str(piece.value)  # type: ignore[attr-defined]
+                if text is not None:
+                    out.append(text)
+                    continue
+                if i == 0:  # f"{base}/{name}": base's prefix is the whole path's
+                    text = self._path_text(piece.value, depth)  # type: ignore[attr-defined]
+                    if text:
+                        out.append(text)
+            break
+        return "".join(out) or None
+
+    def _path_texts(self, arg: ast.AST) -> tuple[str, ...]:
+        """Every path ``arg`` may name (or start with): one per value of the variables from
+        a list it goes through (``for p in [...]``), zipped, at most _MAX_CHOICES."""
+        saved = self._choice, self._choice_n
+        self._choice = self._choice_n = 0
+        try:
+            text = self._path_text(arg)
+            out = [text] if text is not None else []
+            for k in range(1, min(self._choice_n, _MAX_CHOICES)):
+                self._choice = k
+                text = self._path_text(arg)
+                if text is not None and text not in out:
+                    out.append(text)
+            return tuple(out)
+        finally:
+            self._choice, self._choice_n = saved
 
     def _path_problem(self, arg: ast.AST) -> str | None:
         """A reason why this path argument leaves the sandbox (network URLs are reported)."""
@@ -1182,16 +1393,16 @@ class Analyzer:
                 if problem:
                     return problem
             return None
-        text = self._path_text(arg)
-        if text is None:
-            return None
-        problem = classify(text, self.policy)
-        if problem is None:
-            return None
-        if problem.kind == "network":
-            self.report(arg, "network", H, f"reads or writes {problem.reason} over the network")
-            return None
-        return problem.reason
+        for text in self._path_texts(arg):
+            problem = classify(text, self.policy)
+            if problem is None:
+                continue
+            if problem.kind == "network":
+                self.report(arg, "network", H,
+                            f"reads or writes {problem.reason} over the network")
+                continue
+            return problem.reason
+        return None
 
     def _path_args(self, node: ast.Call, first_only: bool) -> list[ast.AST]:
         args = [a for a in node.args if not isinstance(a, ast.Starred)]
@@ -1615,10 +1826,12 @@ class Analyzer:
                     self.report(node, "interpreter-tampering", H,
                                 f"setattr/delattr on the IPython shell ({name})")
                     continue
-                if q.startswith("<") or "()" in q:
+                if q.startswith("<") or "()" in q or (q in SHELL_CLASSES
+                                                      and name in SHELL_SETTINGS):
                     continue
                 root = MODULE_ALIASES.get(q.split(".")[0], q.split(".")[0])
-                sev = H if root in SENSITIVE_MODULES or root in REROOT_MODULES else M
+                sev = H if (root in SENSITIVE_MODULES or root in REROOT_MODULES
+                            or root == "IPython") else M
                 self.report(node, "interpreter-tampering", sev,
                             f"setattr/delattr on module {q} (monkeypatching)")
 

@@ -139,9 +139,10 @@ _RULE_LIST: tuple[Rule, ...] = (
         "import threading\nthreading.Thread(target=print, daemon=True).start()",
     ),
     Rule(
-        "signal-rlimit", _H, "Signals and resource limits",
+        "signal-rlimit", _H, "Signals, resource limits and privileges",
         "signal handlers, os.kill, setrlimit and faulthandler interfere with the kernel's "
-        "timeouts and limits.",
+        "timeouts and limits; os.setuid/setresuid/setgroups and the rest of the uid/gid "
+        "family change its privileges.",
         "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)",
     ),
     Rule(

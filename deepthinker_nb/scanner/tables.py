@@ -84,9 +84,14 @@ _add(_PROC, "os.fork", "os.forkpty", "pty.fork", "os.setsid", "os.setpgrp", "os.
      "concurrent.futures.process.ProcessPoolExecutor")
 _add(_SIG, "os.kill", "os.killpg", "os.nice", "os.setpriority", "os.abort", "os._exit",
      "resource.setrlimit", "resource.prlimit", "faulthandler.register",
-     "faulthandler.dump_traceback_later", "os.setuid", "os.setgid", "os.seteuid", "os.setegid",
-     "os.setreuid", "os.setregid", "os.setgroups", "os.pidfd_open", "os.pidfd_send_signal",
-     "threading.excepthook")
+     "faulthandler.dump_traceback_later",
+     "os.pidfd_open", "os.pidfd_send_signal", "threading.excepthook")
+# The whole family that changes the process's user or group identity (a way to root when a
+# sandbox leaves a capability or a setuid helper behind): refused whatever the arguments.
+_add(Danger("signal-rlimit", H, "changes the process's user or group ids (privileges)"),
+     *(f"os.{n}" for n in (
+         "setuid", "setgid", "seteuid", "setegid", "setreuid", "setregid", "setresuid",
+         "setresgid", "setfsuid", "setfsgid", "setgroups", "initgroups")))
 _add(_TAMPER, "sys.modules", "sys.meta_path", "sys.path_hooks", "sys.path_importer_cache",
      "sys.settrace", "sys.setprofile", "sys.addaudithook", "sys.displayhook", "sys.excepthook",
      "sys.breakpointhook", "sys.unraisablehook", "sys.__dict__", "sys.setdlopenflags",
@@ -313,8 +318,18 @@ CHAR_PREFIX: tuple[tuple[str, Danger], ...] = (
     ("os.spawn", _SPAWN),
 )
 
+# Settings of the IPython shell a notebook may change: every other attribute the shell has is
+# machinery (the in-kernel scanner hangs on its input transformation).
+SHELL_SETTINGS = frozenset({"ast_node_interactivity", "colors"})
+# The shell's class: importing it and reading or setting one of SHELL_SETTINGS on it
+# (``InteractiveShell.ast_node_interactivity = "all"``) is a display setting; calling it, its
+# ``instance()`` or any other attribute, or passing it around, stays refused (EXACT above).
+SHELL_CLASSES = frozenset({"IPython.core.interactiveshell.InteractiveShell",
+                           "IPython.InteractiveShell"})
+
 # Never dangerous although under a dangerous prefix.
 EXEMPT = frozenset({
+    *(f"{cls}.{setting}" for cls in SHELL_CLASSES for setting in SHELL_SETTINGS),
     "multiprocessing.cpu_count", "multiprocessing.current_process",
     "importlib.metadata", "importlib.metadata.version", "importlib.metadata.versions",
     "importlib.metadata.PackageNotFoundError", "importlib.util.find_spec",
@@ -338,10 +353,6 @@ IMPORT_FLAG: dict[str, Danger] = {
     "_thread": _PROC, "marshal": Danger("unsafe-deserialization", M, "imports marshal"),
     "deepthinker_nb": PREFIX["deepthinker_nb"],
 }
-# Settings of the IPython shell a notebook may change: every other attribute the shell has is
-# machinery (the in-kernel scanner hangs on its input transformation).
-SHELL_SETTINGS = frozenset({"ast_node_interactivity", "colors"})
-
 # Modules whose attributes must never be computed at run time (getattr with unknown name).
 SENSITIVE_MODULES = frozenset({
     "os", "sys", "builtins", "subprocess", "socket", "ctypes", "importlib", "shutil", "pty",

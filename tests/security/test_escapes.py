@@ -59,16 +59,7 @@ class Mode:
 
 # Variants of a probe the current scanner does not block (scanner-ON runs are strict xfails).
 # Keyed by probe; the scanner engineer removes entries as rules land (an XPASS says which).
-SCANNER_GAPS: dict[str, str] = {
-    "environ": "a path taken from a list by a for loop is not followed "
-               "(for p in ['/proc/1/environ']: open(p)); variants parent, pid1, host_pid",
-    "host_files": "a computed path held in a variable is not followed "
-                  "(path = f'/proc/{os.getppid()}/cwd/' + rel; open(path)); variant parent_cwd",
-    "host_writes": "a computed path held in a variable is not followed "
-                   "(path = f'/proc/{os.getppid()}/cwd/' + name; open(path, 'w')); "
-                   "variant parent_cwd",
-    "root": "os.setresuid(0, 0, 0) is not flagged (os.setuid is); variant setuid",
-}
+SCANNER_GAPS: dict[str, str] = {}
 
 
 def matrix(probe: str) -> list[Any]:
