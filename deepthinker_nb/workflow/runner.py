@@ -552,7 +552,8 @@ class WorkflowRunner:
 
         def start() -> Any:
             pool = KernelPool(self.pool_size, self.backend, config, preload=PRELOAD,
-                              data_dirs=[run_dir / "data"], scan=self.scan, policy=self.policy)
+                              data_dirs=[run_dir / "data"], scan=self.scan,
+                              policy=self._scan_policy(work))
             pool.expect(self._notebooks_left(self.iteration_config.effective_max_iterations,
                                              has_best=True, research=True))
             return pool.start()
@@ -578,7 +579,9 @@ class WorkflowRunner:
 
     def _scan_policy(self, workdir: Path) -> Any:
         """The scanner's file-access policy for one notebook: read the data dir, write only this
-        notebook's own ``work/`` dir (where PREDICTIONS_PATH points), nothing else."""
+        notebook's own ``work/`` dir (where PREDICTIONS_PATH points), nothing else. The pool's
+        kernels, which serve every notebook of the run, get it for the run's whole ``work/``:
+        the scanner inside them checks what the notebook's gate let through."""
         from deepthinker_nb.scanner.policy import ScanPolicy
 
         data = str(self.run_dir / "data")
