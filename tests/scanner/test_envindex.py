@@ -113,6 +113,14 @@ FAKE_PACKAGE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def no_environment_copy(tmp_path_factory, monkeypatch):
+    """The environment's own copy of the index (left by ``--install``, as the bootstrap does)
+    must not stand in for what each test builds or caches."""
+    shared = tmp_path_factory.mktemp("no-shared-copy")
+    monkeypatch.setattr(envcache, "shared_path", lambda key: shared / f"envindex-{key}.json")
+
+
 @pytest.fixture(scope="module")
 def fake_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("site")
