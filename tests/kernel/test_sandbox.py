@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from deepthinker_nb import AsyncKernelSession, KernelSession, LocalConfig, ResourceLimits
+from deepthinker_nb.kernel.proctree import descendants
 
 
 def test_host_secrets_are_not_visible_in_the_kernel(session):
@@ -101,8 +102,9 @@ def test_children_and_setsid_grandchildren_die_with_the_kernel(procs):
         """
     )
     assert session.execute(code).success
-    pids = [p.pid for p in psutil.process_iter(["cmdline"])
-            if p.info["cmdline"] in (["sleep", "300"], ["sleep", "301"])]
+    below = descendants(session.kernel_manager.provisioner.pid)
+    pids = [p for p in below if psutil.Process(p).cmdline() in (["sleep", "300"],
+                                                                 ["sleep", "301"])]
     assert len(pids) == 2
     assert all(psutil.pid_exists(p) for p in pids)
     session.shutdown()
