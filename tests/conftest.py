@@ -7,7 +7,12 @@ by this process outlives the session.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
+import uuid
+from typing import Any
 
 import pytest
 
@@ -79,3 +84,54 @@ def no_container_left_behind():
 def our_containers(docker_engine):
     """``our_containers(pid=None)``: containers labelled by us (by ``pid`` when given)."""
     return lambda pid=None: ours(docker_engine, pid)
+
+
+# -- A server on the host that sandboxed kernels must not reach ----------------------------------
+class HostListener:
+    """A server on the host recording every connection, greeting each with a banner."""
+
+    def __init__(self, family: int, address: Any) -> None:
+        self.banner = f"HOST-LISTENER-{uuid.uuid4().hex[:12]}".encode()
+        self.hits: list[Any] = []
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if family != socket.AF_UNIX:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(address)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.address = self.sock.getsockname()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, peer = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.hits.append(peer)
+            with contextlib.suppress(OSError), conn:
+                conn.sendall(self.banner + b"\n")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture
+def host_listener():
+    """``host_listener(family, address)``: a listening server on the host, closed afterwards;
+    its ``hits`` lists every peer that connected."""
+    made: list[HostListener] = []
+
+    def make(family: int, address: Any) -> HostListener:
+        made.append(HostListener(family, address))
+        return made[-1]
+
+    yield make
+    for listener in made:
+        listener.close()

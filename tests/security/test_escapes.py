@@ -26,7 +26,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -487,41 +486,6 @@ def test_cannot_write_host_tmp_shm_or_home(mode, kernel, host_write_targets):
 # =================================================================================================
 
 
-class Listener:
-    """A server on the host recording every connection, greeting each with a banner."""
-
-    def __init__(self, family: int, address: Any) -> None:
-        self.banner = unique("HOST-LISTENER").encode()
-        self.hits: list[Any] = []
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        if family != socket.AF_UNIX:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(address)
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.address = self.sock.getsockname()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, peer = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.hits.append(peer)
-            with contextlib.suppress(OSError), conn:
-                conn.sendall(self.banner + b"\n")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
-
-
 def host_addresses() -> list[str]:
     """The host's IPv4 addresses other than loopback (interfaces, Docker bridges)."""
     found = []
@@ -533,18 +497,16 @@ def host_addresses() -> list[str]:
 
 
 @pytest.fixture
-def listeners():
-    made: dict[str, Listener] = {}
-    made["loopback"] = Listener(socket.AF_INET, ("127.0.0.1", 0))
+def listeners(host_listener):
+    made: dict[str, Any] = {}
+    made["loopback"] = host_listener(socket.AF_INET, ("127.0.0.1", 0))
     if host_addresses():
-        made["any"] = Listener(socket.AF_INET, ("0.0.0.0", 0))
+        made["any"] = host_listener(socket.AF_INET, ("0.0.0.0", 0))
     if socket.has_ipv6:
         with contextlib.suppress(OSError):
-            made["ipv6"] = Listener(socket.AF_INET6, ("::1", 0))
-    made["abstract"] = Listener(socket.AF_UNIX, "\0" + unique("dtk-escape-abstract"))
-    yield made
-    for listener in made.values():
-        listener.close()
+            made["ipv6"] = host_listener(socket.AF_INET6, ("::1", 0))
+    made["abstract"] = host_listener(socket.AF_UNIX, "\0" + unique("dtk-escape-abstract"))
+    return made
 
 
 TCP_CONNECT = """
