@@ -115,15 +115,3 @@ def get_backend(name: str) -> KernelBackend:
     except ImportError as exc:
         raise BackendUnavailableError(f"kernel backend {name!r} cannot be loaded: {exc}") from exc
     return backend_cls()
-
-
-def backend_for_kernel_name(kernel_name: str) -> KernelBackend | None:
-    """The backend whose kernelspec is called ``kernel_name``, if any."""
-    for name in available_backends():
-        try:
-            backend = get_backend(name)
-        except BackendUnavailableError:
-            continue
-        if backend.kernel_name == kernel_name:
-            return backend
-    return None

@@ -288,7 +288,6 @@ class KernelPool:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._async = AsyncKernelPool(*args, **kwargs)
-        self._wrappers: dict[int, KernelSession] = {}
 
     @property
     def async_pool(self) -> AsyncKernelPool:

@@ -67,7 +67,3 @@ def security_error_output(report: Any) -> NotebookNode:
         "error", ename=SECURITY_ENAME, evalue=findings_summary(report), traceback=lines
     )
 
-
-def cell_metadata(cell: NotebookNode) -> dict[str, Any]:
-    """The cell's ``deepthinker`` metadata dict, created when missing."""
-    return cell.setdefault("metadata", {}).setdefault(METADATA_KEY, {})

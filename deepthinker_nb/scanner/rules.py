@@ -184,11 +184,6 @@ _RULE_LIST: tuple[Rule, ...] = (
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULE_LIST}
 
 
-def get_rule(rule_id: str) -> Rule:
-    """Return the catalogue record for ``rule_id`` (KeyError for an unknown id)."""
-    return RULES[rule_id]
-
-
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
 

@@ -11,7 +11,7 @@ import json
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,11 +96,6 @@ class SecurityScanner:
         if report.blocked:
             raise SecurityError(report)
         return report
-
-    def scan_cells(self, cells: Iterable[str]) -> list[CellReport]:
-        """Scan consecutive cells in one session (bindings carry over)."""
-        session = self.session()
-        return [CellReport(i, c, session.scan(c)) for i, c in enumerate(cells)]
 
     def scan_notebook(self, notebook: Any) -> list[CellReport]:
         """Scan every code cell of a notebook (path, JSON text, dict or nbformat node)."""

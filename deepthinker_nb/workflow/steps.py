@@ -47,11 +47,10 @@ class StepExecutor:
 
     def __init__(self, retries: int = 1,
                  retry_on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS,
-                 backoff: float = 0.5, on_step: Callable[[StepRecord], None] | None = None):
+                 backoff: float = 0.5):
         self.retries = retries
         self.retry_on = retry_on
         self.backoff = backoff
-        self.on_step = on_step
         self.records: list[StepRecord] = []
 
     def run(self, phase: str, name: str, fn: Callable[..., Any], *args: Any,
@@ -90,8 +89,6 @@ class StepExecutor:
 
     def _keep(self, record: StepRecord) -> None:
         self.records.append(record)
-        if self.on_step is not None:
-            self.on_step(record)
 
     def phase_timings(self) -> dict[str, float]:
         """Seconds spent per phase, summed over its steps."""

@@ -80,14 +80,6 @@ def new_client(timeout: float = 30.0):
     return docker.from_env(timeout=int(timeout))
 
 
-def engine_available() -> bool:
-    try:
-        get_client(timeout=5)
-    except DockerUnavailableError:
-        return False
-    return True
-
-
 def require_image(client, image: str) -> None:
     """Raise :class:`ImageMissingError` (saying how to build it) when ``image`` is absent."""
     try:
