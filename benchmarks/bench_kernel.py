@@ -143,6 +143,30 @@ SANDBOXES = {"namespaces": LocalConfig(isolation="namespaces"),
              "landlock": LocalConfig(isolation="landlock")}
 
 
+def _acquire(starts: int, preload: str | None) -> dict[str, list[float]]:
+    """Acquire from a full, idle pool of each kind and run a first cell, interleaved."""
+    acquire: dict[str, list[float]] = {name: [] for name in SANDBOXES}
+    pools = {name: KernelPool(1, config=c, scan=False, preload=preload)
+             for name, c in SANDBOXES.items()}
+    try:
+        for pool in pools.values():
+            pool.start(wait=True)
+        for _ in range(starts * 2):
+            for name, pool in pools.items():
+                while pool.ready_count < 1:
+                    time.sleep(0.05)
+                time.sleep(0.3)
+                t = time.perf_counter()
+                session = pool.acquire()
+                assert session.execute("1+1").success
+                acquire[name].append(time.perf_counter() - t)
+                pool.release(session)
+    finally:
+        for pool in pools.values():
+            pool.close()
+    return acquire
+
+
 def bench_sandbox(starts: int, cells: int) -> None:
     """Every measure interleaves the two kinds of kernel, so both see the same machine load."""
     cold: dict[str, list[float]] = {name: [] for name in SANDBOXES}
@@ -166,28 +190,13 @@ def bench_sandbox(starts: int, cells: int) -> None:
     finally:
         for session in sessions.values():
             session.shutdown()
-    acquire: dict[str, list[float]] = {name: [] for name in SANDBOXES}
-    pools = {name: KernelPool(1, config=c, scan=False) for name, c in SANDBOXES.items()}
-    try:
-        for pool in pools.values():
-            pool.start(wait=True)
-        for _ in range(starts * 2):
-            for name, pool in pools.items():
-                while pool.ready_count < 1:
-                    time.sleep(0.05)
-                time.sleep(0.2)
-                t = time.perf_counter()
-                session = pool.acquire()
-                assert session.execute("1+1").success
-                acquire[name].append(time.perf_counter() - t)
-                pool.release(session)
-    finally:
-        for pool in pools.values():
-            pool.close()
+    acquire = _acquire(starts, preload="import pandas, sklearn")
+    bare = _acquire(starts, preload=None)
     print("[sandbox] namespaces (bubblewrap, default) vs landlock only (the earlier default)")
     for label, data, target in (("cold start to 1+1", cold, "1.15"),
                                 ("per-cell 1+1", cell, "1.05"),
-                                ("warm-pool acquire + 1+1", acquire, "unchanged")):
+                                ("warm-pool acquire + 1+1", acquire, "unchanged"),
+                                ("  same, pool without preload", bare, "-")):
         ns, ll = summary(data["namespaces"]), summary(data["landlock"])
         print(f"  {label:26s} namespaces median {ms(ns['median'])}  landlock median "
               f"{ms(ll['median'])}  ratio {ns['median'] / ll['median']:.3f}  (target {target})")

@@ -6,6 +6,15 @@ import os
 import signal
 
 
+def children_of(pid: int) -> list[int]:
+    """The children of ``pid``'s main thread, oldest first."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", "rb") as handle:
+            return [int(child) for child in handle.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def descendants(pid: int) -> list[int]:
     """``pid`` and every process below it, from ``/proc/*/task/*/children`` (a few small reads,
     unlike a scan of the whole process table)."""

@@ -6,7 +6,7 @@ import os
 import signal
 from pathlib import Path
 
-import psutil
+from deepthinker_nb.kernel.proctree import children_of
 
 TOKEN_ENV = "DEEPTHINKER_KERNEL_TOKEN"
 
@@ -42,14 +42,15 @@ def pids_with_token(token: str) -> list[int]:
 def sandboxed_kernel_pid(bwrap_pid: int) -> int | None:
     """The host pid of the command bubblewrap runs: bwrap -> its PID-namespace init -> command.
 
-    The init's first child is the command; later children are orphans it adopted.
+    The init's first child is the command; later children are orphans it adopted. Read from
+    ``/proc/<pid>/task/<pid>/children`` (in creation order): a scan of the whole process table
+    would cost the first cell of every kernel several milliseconds.
     """
-    try:
-        (init,) = psutil.Process(bwrap_pid).children()
-        children = sorted(init.children(), key=lambda p: (p.create_time(), p.pid))
-    except (psutil.Error, ValueError):
+    inits = children_of(bwrap_pid)
+    if len(inits) != 1:
         return None
-    return children[0].pid if children else None
+    kernels = children_of(inits[0])
+    return kernels[0] if kernels else None
 
 
 def kill_token_holders(token: str) -> int:
