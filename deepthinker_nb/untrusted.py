@@ -100,17 +100,11 @@ def read_untrusted_text(path: StrPath, *, root: StrPath | None = None,
                                  f"(at byte {exc.start})") from None
 
 
-def make_untrusted_dir(path: StrPath, *, root: StrPath, mode: int | None = None) -> Path:
+def make_untrusted_dir(path: StrPath, *, root: StrPath) -> Path:
     """Create ``path`` and its missing parents under ``root`` without following any symlink
-    (a kernel may have planted one where a directory is expected); with ``mode``, chmod the
-    directory through its descriptor. Returns ``path``."""
+    (a kernel may have planted one where a directory is expected). Returns ``path``."""
     with _parent_dir(path, root, create=True) as (parent, name):
-        fd = _open_dir(path, parent, name, create=True)
-        try:
-            if mode is not None:
-                os.fchmod(fd, mode)
-        finally:
-            os.close(fd)
+        os.close(_open_dir(path, parent, name, create=True))
     return Path(path)
 
 

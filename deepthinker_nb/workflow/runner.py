@@ -606,9 +606,9 @@ class WorkflowRunner:
 
     def _parameters(self, work: Path, data_dir: Path | None = None) -> dict[str, Any]:
         # work/ is kernel-writable: a symlink planted where this dir belongs is refused, not
-        # followed (the container's non-root user writes its predictions here: mode 0o777).
-        make_untrusted_dir(work, root=self.run_dir / "work",
-                           mode=0o777 if self.backend == "docker" else None)
+        # followed. No backend needs it world-writable: a Docker kernel runs as the owner of
+        # its working dir, or in a private mirror of it (kernel/docker/ownership.py).
+        make_untrusted_dir(work, root=self.run_dir / "work")
         data_dir = data_dir or self.run_dir / "data"
         return {
             "DATA_PATH": str(data_dir / "train.csv"),

@@ -203,20 +203,19 @@ def test_undecodable_text_is_an_error_without_the_bytes(root: Path):
 
 
 # -- directories and removal -----------------------------------------------------------------
-def test_make_untrusted_dir_creates_and_chmods_nested_dirs(root: Path):
-    made = make_untrusted_dir(root / "simulation" / "shift", root=root, mode=0o777)
+def test_make_untrusted_dir_creates_nested_dirs_none_world_writable(root: Path):
+    made = make_untrusted_dir(root / "simulation" / "shift", root=root)
     assert made.is_dir() and not made.is_symlink()
-    assert stat.S_IMODE(made.stat().st_mode) == 0o777
+    assert not stat.S_IMODE(made.stat().st_mode) & 0o002
     assert make_untrusted_dir(made, root=root) == made  # an existing dir is fine
 
 
-def test_make_untrusted_dir_neither_follows_nor_chmods_a_planted_symlink(root: Path,
-                                                                         host_file: Path):
+def test_make_untrusted_dir_does_not_follow_a_planted_symlink(root: Path, host_file: Path):
     host_dir = host_file.parent
     host_dir.chmod(0o700)
     (root / "02").symlink_to(host_dir, target_is_directory=True)
     with pytest.raises(UntrustedFileError, match="'02' on its path is a symlink"):
-        make_untrusted_dir(root / "02", root=root, mode=0o777)
+        make_untrusted_dir(root / "02", root=root)
     with pytest.raises(UntrustedFileError, match="'02' on its path is a symlink"):
         make_untrusted_dir(root / "02" / "sub", root=root)
     assert stat.S_IMODE(host_dir.stat().st_mode) == 0o700
