@@ -37,6 +37,9 @@ WALK_SHARE = 0.05
 MAX_WRITE_RATE = 4 * 1024**3
 """Bytes a second a kernel could write at most, for deciding whether a cell that just ended
 could have passed the budget since the last measure (``due``)."""
+RESTART_SLACK = 1 << 20
+"""What a kernel restarted over its budget may add (IPython's history, caches) before it is
+stopped again: without it, the new kernel's own start would stop it."""
 MAX_DEPTH = 256
 """Directories nested deeper than this cannot be measured, so they count as over budget."""
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -209,7 +212,8 @@ class DiskBudget:
         growth = self.growth()
         with self._lock:
             # still unmeasurable: the budget stands as it was, and the next check stops it
-            self.ceiling = self.limit if self.why_unmeasurable else max(self.limit, growth)
+            self.ceiling = self.limit if self.why_unmeasurable else max(
+                self.limit, growth + RESTART_SLACK)
             self.exceeded = False
 
     def check(self) -> bool:
@@ -227,7 +231,7 @@ class DiskBudget:
         self._measured = (time.monotonic(), growth)
         with self._lock:
             self.peak_growth = max(self.peak_growth, growth)
-            self.ceiling = max(self.limit, min(self.ceiling, growth))
+            self.ceiling = max(self.limit, min(self.ceiling, growth + RESTART_SLACK))
             newly = growth > self.ceiling and not self.exceeded
             if newly:
                 self.exceeded = True
