@@ -50,7 +50,8 @@ class Unmeasurable(Exception):
 
 
 def disk_usage(
-    roots: Iterable[Path], pids: Iterable[int] = (), opaque: set[tuple[int, int]] | None = None
+    roots: Iterable[Path], pids: Iterable[int] = (), opaque: set[tuple[int, int]] | None = None,
+    *, collect: bool = False,
 ) -> int:
     """Bytes allocated under ``roots`` and in files ``pids`` hold open after deleting them.
 
@@ -58,82 +59,79 @@ def disk_usage(
     directory handle to directory handle, so no path grows too long to open. A directory nested
     deeper than ``MAX_DEPTH`` or unreadable raises ``Unmeasurable`` (a kernel could hide
     gigabytes there), unless it is in ``opaque``: the ones that were so before the kernel
-    started. A baseline measure passes an empty set and gets them added instead.
+    started, which a baseline measure (``collect=True``) adds there instead of raising.
     """
-    seen: set[tuple[int, int]] = set()
-    total = 0
+    walk = _Walk(opaque if opaque is not None else set(), collect)
     for root in roots:
         try:
             fd = os.open(root, _DIR_FLAGS)
         except OSError:
             continue  # not there (yet), or not a directory: nothing of the kernel's
         try:
-            total += _walk(fd, os.fstat(fd).st_dev, seen, 0, str(root), opaque)
+            walk.where, walk.device = str(root), os.fstat(fd).st_dev
+            walk.dir(fd, 0)
         finally:
             os.close(fd)
-    return total + _deleted_open_files(pids, seen)
+    return walk.total + _deleted_open_files(pids, walk.seen)
 
 
-def _opaque(dir_fd: int, why: str, opaque: set[tuple[int, int]] | None) -> int:
-    """A directory the walk cannot enter: known from the baseline, or a reason to stop."""
-    info = os.fstat(dir_fd)
-    key = (info.st_dev, info.st_ino)
-    if opaque is None or key not in opaque:
-        if opaque is not None and getattr(opaque, "collecting", False):
-            opaque.add(key)
-            return 0
-        raise Unmeasurable(why)
-    return 0
+class _Walk:
+    """One measure: what it has counted, and what to do with a directory it cannot enter."""
 
+    def __init__(self, opaque: set[tuple[int, int]], collect: bool) -> None:
+        self.opaque, self.collect = opaque, collect
+        self.seen: set[tuple[int, int]] = set()
+        self.total, self.device, self.where = 0, 0, ""
 
-class Opaque(set):
-    """The baseline's set of directories it could not enter (``collecting``: it adds them)."""
-
-    collecting = True
-
-
-def _walk(dir_fd: int, device: int, seen: set[tuple[int, int]], depth: int, where: str,
-          opaque: set[tuple[int, int]] | None) -> int:
-    if depth > MAX_DEPTH:
-        return _opaque(dir_fd, f"directories nested deeper than {MAX_DEPTH} levels in {where}",
-                       opaque)
-    total = 0
-    subdirs = []
-    try:
-        entries = list(os.scandir(dir_fd))
-    except PermissionError:
-        return _opaque(dir_fd, f"an unreadable directory in {where}", opaque)
-    except OSError:
-        return 0  # removed while we looked
-    for entry in entries:
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
+    def closed(self, dir_fd: int, why: str) -> None:
+        """A directory the walk cannot enter: known from the baseline, or a reason to stop."""
+        info = os.fstat(dir_fd)
         key = (info.st_dev, info.st_ino)
-        if key in seen:
-            continue
-        seen.add(key)
-        total += info.st_blocks * 512
-        if stat.S_ISDIR(info.st_mode) and info.st_dev == device:
-            subdirs.append(entry.name)
-    for name in subdirs:
+        if self.collect:
+            self.opaque.add(key)
+        elif key not in self.opaque:
+            raise Unmeasurable(f"{why} in {self.where}")
+
+    def dir(self, dir_fd: int, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.closed(dir_fd, f"directories nested deeper than {MAX_DEPTH} levels")
+            return
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-        except PermissionError:  # no search permission: fstat needs a handle, O_PATH gives one
-            fd = os.open(name, _DIR_FLAGS | os.O_PATH, dir_fd=dir_fd)
+            entries = list(os.scandir(dir_fd))
+        except PermissionError:
+            self.closed(dir_fd, "an unreadable directory")
+            return
+        except OSError:
+            return  # removed while we looked
+        subdirs = []
+        for entry in entries:
             try:
-                total += _opaque(fd, f"an unreadable directory in {where}", opaque)
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            key = (info.st_dev, info.st_ino)
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            self.total += info.st_blocks * 512
+            if stat.S_ISDIR(info.st_mode) and info.st_dev == self.device:
+                subdirs.append(entry.name)
+        for name in subdirs:
+            try:
+                fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+            except PermissionError:  # no search permission: O_PATH still gives a handle
+                fd = os.open(name, _DIR_FLAGS | os.O_PATH, dir_fd=dir_fd)
+                try:
+                    self.closed(fd, "an unreadable directory")
+                finally:
+                    os.close(fd)
+                continue
+            except OSError:
+                continue
+            try:
+                self.dir(fd, depth + 1)
             finally:
                 os.close(fd)
-            continue
-        except OSError:
-            continue
-        try:
-            total += _walk(fd, device, seen, depth + 1, where, opaque)
-        finally:
-            os.close(fd)
-    return total
 
 
 def _deleted_open_files(pids: Iterable[int], seen: set[tuple[int, int]]) -> int:
@@ -174,9 +172,8 @@ class DiskBudget:
         self.pids = pids
         """The kernel's processes (host pids): files they deleted but hold open count too."""
         self.min_interval = min_interval
-        self.opaque: set[tuple[int, int]] = Opaque()
-        self.baseline = disk_usage(self.roots, opaque=self.opaque)
-        self.opaque = set(self.opaque)  # what could not be measured before the kernel ran
+        self.opaque: set[tuple[int, int]] = set()  # what was unmeasurable before the kernel ran
+        self.baseline = disk_usage(self.roots, opaque=self.opaque, collect=True)
         self.why_unmeasurable: str | None = None
         self._measured = (time.monotonic(), 0)  # (when, growth) of the latest measure
         self.ceiling = self.limit

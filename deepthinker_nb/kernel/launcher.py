@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import sys
 
+# The environment a provisioner gives the launcher: defined here only, imported by them.
 LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
 UMASK_ENV = "DEEPTHINKER_UMASK"
 RLIMITS_ENV = "DEEPTHINKER_RLIMITS"
 PARENT_WATCH_ENV = "DEEPTHINKER_PARENT_WATCH"
 FS_JAIL_ENV = "DEEPTHINKER_FS_JAIL"
 GUARD_ENV = "DEEPTHINKER_GUARD"
-SECCOMP_ENV = "DEEPTHINKER_SECCOMP"  # deepthinker_nb.kernel.seccomp.SECCOMP_ENV
+SECCOMP_ENV = "DEEPTHINKER_SECCOMP"
 GUARD_FAILED_EXIT = 71
 DEFAULT_LIMIT = 4 * 1024 * 1024
 MARKER = "\n[deepthinker-nb: {dropped} more characters of {name} dropped by the output limit]\n"

@@ -13,9 +13,10 @@ escalations; Docker's default profile refuses it too. Its three syscalls fail wi
 so libraries fall back to ordinary calls.
 
 The program is classic BPF, written out here (no libseccomp needed). The kernel's launcher
-installs it on itself before ipykernel starts (``DEEPTHINKER_SECCOMP=1``), so every process of
-the kernel inherits it and none can remove it; seccomp filters stack, so in a container it
-comes on top of the engine's own profile. Architectures without an entry get no filter.
+installs it on itself before ipykernel starts (``launcher.SECCOMP_ENV``, set by
+``seccomp_switch``), so every process of the kernel inherits it and none can remove it; seccomp
+filters stack, so in a container it comes on top of the engine's own profile. Architectures
+without an entry get no filter.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ import errno
 import platform
 import struct
 
-SECCOMP_ENV = "DEEPTHINKER_SECCOMP"
-"""``1``: the launcher installs the filter (a provisioner sets it where the filter exists)."""
 _LD_W_ABS = 0x20
 _JEQ_K = 0x15
 _RET_K = 0x06
@@ -86,3 +85,8 @@ def install_filter() -> str:
     if libc.prctl(22, 2, fprog, 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
         return f"seccomp filter refused ({errno.errorcode.get(ctypes.get_errno(), '?')})"
     return ""
+
+
+def seccomp_switch(wanted: bool = True) -> str:
+    """The launcher's ``SECCOMP_ENV`` value: ``1`` where wanted and this machine has a filter."""
+    return "1" if wanted and sandbox_filter() is not None else "0"

@@ -25,9 +25,6 @@ from .policy import ScanPolicy
 from .scanner import ScanSession, SecurityScanner
 from .severity import Severity
 
-GUARD_ENV = "DEEPTHINKER_GUARD"
-"""The kernel's ScanPolicy as JSON (``guard_env_value``), or ``off``."""
-
 
 class CellRefused(Exception):
     """A cell the security scanner blocked; IPython shows it as the cell's error."""
@@ -92,7 +89,7 @@ def install(shell: Any, policy: ScanPolicy) -> KernelGuard:
 
 
 def guard_shell(shell: Any, value: str | None) -> KernelGuard | None:
-    """Guard ``shell`` as ``DEEPTHINKER_GUARD``'s ``value`` says (once; None when off)."""
+    """Guard ``shell`` as the launcher's ``GUARD_ENV`` value says (once; None when off)."""
     policy = policy_from_env(value)
     if policy is None:
         return None
@@ -101,7 +98,3 @@ def guard_shell(shell: Any, value: str | None) -> KernelGuard | None:
             return transformer
     return install(shell, policy)
 
-
-def load_ipython_extension(shell: Any) -> None:
-    """``%load_ext deepthinker_nb.scanner.kernel_guard``: guard this shell by the environment."""
-    guard_shell(shell, os.environ.get(GUARD_ENV))

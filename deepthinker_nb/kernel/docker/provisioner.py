@@ -60,9 +60,9 @@ from deepthinker_nb.kernel.docker.mirror import WorkdirMirror
 from deepthinker_nb.kernel.docker.ownership import check_mounts, give_to_kernel, plan_workdir
 from deepthinker_nb.kernel.docker.syncpoint import EXTENSION_ARG, SyncPoint, install_extension
 from deepthinker_nb.kernel.docker.watcher import ContainerState, EventWatcher
+from deepthinker_nb.kernel.launcher import GUARD_ENV, SECCOMP_ENV
 from deepthinker_nb.kernel.proctree import descendants, kill_tree
-from deepthinker_nb.kernel.seccomp import SECCOMP_ENV, sandbox_filter
-from deepthinker_nb.scanner.kernel_guard import GUARD_ENV
+from deepthinker_nb.kernel.seccomp import seccomp_switch
 
 __all__ = ["KERNEL_ARGV", "DockerKernelProvisioner", "check_mounts"]
 
@@ -196,7 +196,7 @@ class DockerKernelProvisioner(KernelProvisionerBase):
             ports = [int(info[name]) for name in KERNEL_PORT_NAMES]
         spec_env = {k: str(v) for k, v in (self.kernel_spec.env or {}).items()}
         # The scanner inside the kernel, with the session's policy, as the kernel sees paths.
-        spec_env[SECCOMP_ENV] = "1" if sandbox_filter() else "0"  # on top of the engine's
+        spec_env[SECCOMP_ENV] = seccomp_switch()  # on top of the engine's own profile
         spec_env[GUARD_ENV] = kernel_guard_value(
             scan_policy, container_path_for_workdir(self.workdir),
             list(container_paths_for_data(data_dirs).values()))

@@ -1,4 +1,5 @@
-"""rlimits for local kernels, carried to the kernel as one environment variable.
+"""rlimits for local kernels, carried to the kernel as one environment variable
+(``launcher.RLIMITS_ENV``).
 
 The launcher applies them to itself before ipykernel starts, so every child inherits them. This
 avoids ``preexec_fn``, which is unsafe in a host process that runs threads (ours does).
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from deepthinker_nb.config.limits import ResourceLimits
 
-RLIMITS_ENV = "DEEPTHINKER_RLIMITS"
 _RESOURCES = {
     "memory": "RLIMIT_AS",
     "cpu_seconds": "RLIMIT_CPU",

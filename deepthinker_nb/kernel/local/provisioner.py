@@ -26,9 +26,17 @@ from deepthinker_nb.config.limits import ResourceLimits, format_size
 from deepthinker_nb.config.local import DEFAULT_ENV_ALLOWLIST, LocalConfig
 from deepthinker_nb.kernel.backend import DEFAULT_POLICY, kernel_guard_value
 from deepthinker_nb.kernel.disk import DiskBudget
+from deepthinker_nb.kernel.launcher import (
+    FS_JAIL_ENV,
+    GUARD_ENV,
+    LIMIT_ENV,
+    PARENT_WATCH_ENV,
+    RLIMITS_ENV,
+    SECCOMP_ENV,
+)
 from deepthinker_nb.kernel.local.environment import scrub_environment
 from deepthinker_nb.kernel.local.jail import jail_spec
-from deepthinker_nb.kernel.local.limits import RLIMITS_ENV, encode_limits
+from deepthinker_nb.kernel.local.limits import encode_limits
 from deepthinker_nb.kernel.local.orphans import remove_orphaned_dirs, temp_prefix
 from deepthinker_nb.kernel.local.processes import (
     TOKEN_ENV,
@@ -45,11 +53,8 @@ from deepthinker_nb.kernel.local.sandbox import (
     passwd_text,
 )
 from deepthinker_nb.kernel.proctree import descendants
-from deepthinker_nb.kernel.seccomp import SECCOMP_ENV, sandbox_filter
-from deepthinker_nb.scanner.kernel_guard import GUARD_ENV
+from deepthinker_nb.kernel.seccomp import seccomp_switch
 
-OUTPUT_LIMIT_ENV = "DEEPTHINKER_OUTPUT_LIMIT"
-FS_JAIL_ENV = "DEEPTHINKER_FS_JAIL"
 _gc_done_for_pid: int | None = None
 log = logging.getLogger("deepthinker_nb.kernel")
 _MEMORY_SIGNS = re.compile(
@@ -140,12 +145,12 @@ class LocalKernelProvisioner(LocalProvisioner):
         extra.update(
             {
                 RLIMITS_ENV: encode_limits(_with_disk_cap(config)),
-                OUTPUT_LIMIT_ENV: str(self.output_limit),
-                "DEEPTHINKER_PARENT_WATCH": "1",
+                LIMIT_ENV: str(self.output_limit),
+                PARENT_WATCH_ENV: "1",
                 TOKEN_ENV: self._token,
                 "DEEPTHINKER_WORKDIR": str(self._workdir),
                 GUARD_ENV: kernel_guard_value(scan_policy, self._workdir, data_dirs),
-                SECCOMP_ENV: "1" if config.isolation == "namespaces" and sandbox_filter() else "0",
+                SECCOMP_ENV: seccomp_switch(config.isolation != "none"),
                 "TMPDIR": str(self._workdir / ".home" / "tmp"),
             }
         )
@@ -172,9 +177,9 @@ class LocalKernelProvisioner(LocalProvisioner):
 
     def _sandbox_spec(self, config: LocalConfig, data_dirs: list[Path]) -> SandboxSpec:
         assert self._state_dir is not None and self._workdir is not None
-        passwd = self._state_dir / "passwd"
+        passwd, group = self._state_dir / "passwd", self._state_dir / "group"
         passwd.write_text(passwd_text(self._workdir / ".home"), encoding="utf-8")
-        (self._state_dir / "group").write_text(group_text(), encoding="utf-8")
+        group.write_text(group_text(), encoding="utf-8")
         connection_file = getattr(self.parent, "connection_file", None)
         return SandboxSpec(
             workdir=self._workdir,
@@ -185,6 +190,7 @@ class LocalKernelProvisioner(LocalProvisioner):
             network=not config.network_disabled,
             tmp_size=int(config.tmpfs_size),
             passwd_file=passwd,
+            group_file=group,
         )
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):

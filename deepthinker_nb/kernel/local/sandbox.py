@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from deepthinker_nb.errors import BackendUnavailableError
@@ -71,7 +71,8 @@ class SandboxSpec:
     tmp_size: int = 256 * 1024**2
     """Size of the private ``/tmp`` and of ``/dev/shm`` (each), in bytes."""
     passwd_file: Path | None = None
-    extra_env: tuple[tuple[str, str], ...] = field(default=())
+    """Shown as ``/etc/passwd`` (``passwd_text``), and ``group_file`` as ``/etc/group``."""
+    group_file: Path | None = None
 
 
 def bwrap_path() -> str | None:
@@ -156,11 +157,9 @@ def bwrap_argv(spec: SandboxSpec, command: Sequence[str], *, bwrap: str = "bwrap
         path = Path("/etc") / name
         if path.exists():
             argv += ["--ro-bind", str(path), str(path)]
-    if spec.passwd_file is not None:
-        argv += ["--ro-bind", str(spec.passwd_file), "/etc/passwd"]
-        group = spec.passwd_file.with_name("group")
-        if group.exists():
-            argv += ["--ro-bind", str(group), "/etc/group"]
+    for source, target in ((spec.passwd_file, "/etc/passwd"), (spec.group_file, "/etc/group")):
+        if source is not None:
+            argv += ["--ro-bind", str(source), target]
     if spec.network:
         for name in ("resolv.conf", "gai.conf"):
             path = Path("/etc") / name
@@ -176,6 +175,4 @@ def bwrap_argv(spec: SandboxSpec, command: Sequence[str], *, bwrap: str = "bwrap
     # ipykernel exits when its parent pid is gone or is 1, as bwrap's init is in the sandbox;
     # --die-with-parent does that job here.
     argv += ["--chdir", str(spec.workdir), "--unsetenv", "JPY_PARENT_PID"]
-    for key, value in spec.extra_env:
-        argv += ["--setenv", key, value]
     return [*argv, "--", *command]
