@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepthinker_nb.config.docker import DockerConfig
+from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
 from deepthinker_nb.errors import ConfigError
 
 TASK_TYPES = ("classification", "regression")
@@ -22,7 +23,7 @@ class DataConfig:
     """``None`` means the last column."""
     test_split_ratio: float = 0.2
     random_seed: int = 42
-    execution_timeout: float = 30.0
+    execution_timeout: float = DEFAULT_CELL_TIMEOUT
     execution_backend: str = "subprocess"
     docker_config: DockerConfig | None = None
 

@@ -7,6 +7,11 @@ from dataclasses import dataclass, fields
 
 from deepthinker_nb.errors import ConfigError
 
+DEFAULT_CELL_TIMEOUT = 60.0
+"""Seconds a cell may run before it is interrupted (and, if it ignores that, its kernel
+restarted): the one default of every road (sessions, the executor, notebooks, the workflow,
+the CLI). ``None`` where a timeout is accepted means no limit."""
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 

@@ -81,6 +81,34 @@ class KernelBackend(ABC):
         return 0
 
 
+class KernelspecBackend(KernelBackend):
+    """Any other installed kernelspec (``python3``, a conda env's kernel, ...), run as its
+    spec says: no sandbox and no config of ours, only the client-side scan gate. It is how
+    papermill's ``-k`` reaches a kernel that is not a deepthinker one; never registered."""
+
+    name = "kernelspec"
+    provisioner_name = ""
+    config_type = type(None)
+
+    def __init__(self, kernel_name: str) -> None:
+        self.kernel_name = kernel_name  # type: ignore[misc]
+
+    def default_config(self) -> None:
+        return None
+
+    def kernel_spec(self) -> dict[str, Any]:
+        raise NotImplementedError("a foreign kernelspec is installed, not described by us")
+
+    def launch_kwargs(
+        self, config: Any, workdir: Path, data_dirs: Sequence[Path] = (), *,
+        scan_policy: Any = DEFAULT_POLICY,
+    ) -> dict[str, Any]:
+        return {"cwd": str(workdir)}
+
+    def describe(self, config: Any) -> dict[str, Any]:
+        return {"backend": self.name, "kernel_name": self.kernel_name, "sandbox": None}
+
+
 def kernel_guard_value(
     scan_policy: Any, workdir: Path | str, data_dirs: Sequence[Path | str] = ()
 ) -> str:
@@ -115,3 +143,16 @@ def get_backend(name: str) -> KernelBackend:
     except ImportError as exc:
         raise BackendUnavailableError(f"kernel backend {name!r} cannot be loaded: {exc}") from exc
     return backend_cls()
+
+
+def backend_for_kernel(kernel_name: str) -> KernelBackend:
+    """The registered backend whose kernelspec is ``kernel_name``; any other kernelspec runs
+    as it is installed (:class:`KernelspecBackend`)."""
+    for name in available_backends():
+        try:
+            backend = get_backend(name)
+        except BackendUnavailableError:
+            continue
+        if backend.kernel_name == kernel_name:
+            return backend
+    return KernelspecBackend(kernel_name)

@@ -78,9 +78,16 @@ class ScanGate:
         """
         if not self.enabled:
             return None
-        if self._session is None:
-            self._session = self.scanner.session()
-        return self._session.scan(code)
+        try:
+            if self._session is None:
+                self._session = self.scanner.session()
+            return self._session.scan(code)
+        except Exception as exc:  # a scanner of the caller's that raises: fail closed
+            from deepthinker_nb.scanner import Finding, ScanReport, Severity
+
+            return ScanReport([Finding("scanner-error", Severity.CRITICAL,
+                                       f"the scanner failed ({type(exc).__name__}: {exc}); "
+                                       "the cell was not run")], source=code)
 
     def __repr__(self) -> str:
         return f"ScanGate(enabled={self.enabled}, policy={self.policy!r})"

@@ -14,6 +14,7 @@ import queue
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import zmq.asyncio
 from jupyter_client import AsyncKernelManager
 from jupyter_client.session import Session as JupyterSession
 
+from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
 from deepthinker_nb.errors import ConfigError, KernelError, KernelStartError
 from deepthinker_nb.kernel.backend import KernelBackend, get_backend
 from deepthinker_nb.kernel.capture import (
@@ -43,6 +45,19 @@ LIVENESS_INTERVAL = 0.2
 """Seconds between liveness checks while a cell is quiet: how fast a dead kernel is noticed."""
 
 _spec_manager: DeepThinkerKernelSpecManager | None = None
+
+
+_sessions_by_manager: weakref.WeakKeyDictionary[Any, AsyncKernelSession] = (
+    weakref.WeakKeyDictionary())
+
+
+def session_for_manager(km: Any) -> AsyncKernelSession | None:
+    """The session that started kernel manager ``km`` (None for a manager started elsewhere):
+    cells sent "through a kernel manager" still take the session's road."""
+    try:
+        return _sessions_by_manager.get(km)
+    except TypeError:  # unhashable: not one of ours
+        return None
 
 
 def _kernel_spec_manager() -> DeepThinkerKernelSpecManager:
@@ -66,7 +81,7 @@ class AsyncKernelSession:
         policy: Any = None,
         scanner: Any = None,
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
-        default_timeout: float | None = None,
+        default_timeout: float | None = DEFAULT_CELL_TIMEOUT,
         interrupt_grace: float = 2.0,
         startup_timeout: float | None = None,
         restart_on_death: bool = True,
@@ -90,6 +105,7 @@ class AsyncKernelSession:
         self.restart_on_death = restart_on_death
         self.kernel_manager: AsyncKernelManager | None = None
         self._client: Any = None
+        self._language_info: dict[str, Any] | None = None
         self._lock = asyncio.Lock()
         self._closed = False
         self.restarts = 0
@@ -141,6 +157,7 @@ class AsyncKernelSession:
             kernel_name=self.kernel_name, kernel_spec_manager=_kernel_spec_manager()
         )
         self.kernel_manager.shutdown_wait_time = 2.0
+        _sessions_by_manager[self.kernel_manager] = self
         try:
             await self.kernel_manager.start_kernel(
                 **self.backend.launch_kwargs(self.config, self._workdir, self.data_dirs,
@@ -221,6 +238,17 @@ class AsyncKernelSession:
         self.restarts += 1
         self.gate.reset()
 
+    async def language_info(self) -> dict[str, Any]:
+        """The kernel's ``language_info`` (its kernel_info reply), asked once per session:
+        what a notebook's metadata records about the language that ran it."""
+        if self._language_info is None:
+            async with self._lock:
+                if not self.started:
+                    await self.start()
+                reply = await self._client.kernel_info(reply=True, timeout=self.startup_timeout)
+                self._language_info = dict(reply["content"].get("language_info", {}))
+        return self._language_info
+
     async def is_alive(self) -> bool:
         return bool(self.kernel_manager is not None and await self.kernel_manager.is_alive())
 
@@ -239,17 +267,25 @@ class AsyncKernelSession:
         on_stdout: StreamCallback | None = None,
         on_stderr: StreamCallback | None = None,
         on_output: OutputCallback | None = None,
+        gate: ScanGate | None = None,
     ) -> CellResult:
-        """Run one cell. Never raises for what the cell does; the status says what happened."""
+        """Run one cell. Never raises for what the cell does; the status says what happened.
+
+        ``timeout`` (seconds, default ``default_timeout``): past it the cell is interrupted,
+        and the kernel restarted if it does not answer within ``interrupt_grace``.
+        ``on_stdout`` / ``on_stderr`` get stream text and ``on_output`` each rich output as it
+        arrives (plain or async callables). ``gate`` checks this cell instead of the session's
+        own gate (a notebook run with a policy of its own on a pooled kernel).
+        """
         if not isinstance(code, str):
             raise TypeError(f"code must be a str, got {type(code).__name__}")
         started = time.monotonic()
-        report = self.gate.check(code)
+        report = (gate if gate is not None else self.gate).check(code)
         if report is not None and report.blocked:
             return CellResult(
                 status="blocked",
                 code=code,
-                error=ErrorInfo("SecurityError", _report_summary(report)),
+                error=ErrorInfo("SecurityError", report.summary()),
                 scan_report=report,
                 duration=time.monotonic() - started,
             )
@@ -391,16 +427,6 @@ class AsyncKernelSession:
         return reason or "the kernel process ended unexpectedly"
 
 
-def _report_summary(report: Any) -> str:
-    findings = list(getattr(report, "findings", []) or [])
-    if not findings:
-        return "blocked by the security scanner"
-    parts = [f"{getattr(f, 'rule_id', '?')} (line {getattr(f, 'line', '?')}): "
-             f"{getattr(f, 'message', '')}" for f in findings[:5]]
-    more = f" (+{len(findings) - 5} more)" if len(findings) > 5 else ""
-    return "blocked by the security scanner: " + "; ".join(parts) + more
-
-
 class KernelSession:
     """Blocking facade over :class:`AsyncKernelSession` (same arguments, same behaviour)."""
 
@@ -444,6 +470,9 @@ class KernelSession:
 
     def is_alive(self) -> bool:
         return run_sync(self._async.is_alive())
+
+    def language_info(self) -> dict[str, Any]:
+        return run_sync(self._async.language_info())
 
     def __enter__(self) -> KernelSession:
         return self.start()

@@ -7,18 +7,15 @@ itself is still importing, so this package must not import papermill (or our ker
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from deepthinker_nb._lazy import lazy_exports
 
-_EXPORTS = {
+_EXPORTS = {name: f"{__name__}.{module}" for name, module in {
     "CellSpec": "builder",
     "build_notebook": "builder",
     "read_cells": "builder",
     "split_percent_script": "builder",
     "parameters_source": "builder",
     "DeepThinkerEngine": "engine",
-    "DeepThinkerNotebookClient": "engine",
-    "CellBlockedError": "engine",
     "execute_notebook": "execute",
     "NotebookRun": "execute",
     "CellRecord": "execute",
@@ -29,19 +26,7 @@ _EXPORTS = {
     "scan_metadata": "verdict",
     "write_notebook": "io",
     "read_notebook": "io",
-}
+}.items()}
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

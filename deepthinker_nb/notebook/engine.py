@@ -1,270 +1,256 @@
-"""The papermill engine ``deepthinker``: papermill's nbclient engine plus the scan gate,
-pooled kernel managers and per-cell timings.
+"""The papermill engine ``deepthinker``: each cell of a notebook takes the one road of a cell,
+``AsyncKernelSession.execute``.
 
 Registered under the ``papermill.engine`` entry point, so ``papermill in.ipynb out.ipynb
---engine deepthinker -k deepthinker-local`` uses it. Papermill imports every registered engine
-while papermill itself is still importing, so this module imports only papermill's engine and
-client modules at the top and everything of ours lazily.
+--engine deepthinker -k deepthinker-local`` uses it. The session (lent by a pool, or started
+here) scans the cell, runs it under its timeout (interrupt, then restart), explains a kernel
+death and caps what it keeps; this module only drives papermill's bookkeeping and writes each
+``CellResult`` into its cell with the recorder's conversion, so a cell recorded from a notebook
+and one recorded from a session read the same.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import math
 import os
+import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TextIO
 
-from jupyter_core.utils import run_sync
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-from nbformat import NotebookNode, v4
-from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import NBClientEngine
+from nbformat import NotebookNode
+from papermill.engines import Engine, NotebookExecutionManager
 from papermill.log import logger
-from papermill.utils import merge_kwargs, remove_args
 
-METADATA_KEY = "deepthinker"
-ENGINE_NAME = "deepthinker"
+from deepthinker_nb.errors import ConfigError
+from deepthinker_nb.kernel.backend import backend_for_kernel
+from deepthinker_nb.kernel.gate import ScanGate
+from deepthinker_nb.kernel.results import CellResult, RichOutput
+from deepthinker_nb.kernel.session import AsyncKernelSession, KernelSession, session_for_manager
+from deepthinker_nb.kernel.sync import run_sync
+from deepthinker_nb.notebook.recorder import cell_result_metadata, cell_result_to_outputs
+from deepthinker_nb.notebook.verdict import ENGINE_NAME, METADATA_KEY, scan_metadata
+
 SCAN_ENV = "DEEPTHINKER_NB_SCAN"
 """Set to ``0`` to turn scanning off where engine kwargs cannot be given (papermill CLI);
 the gate logs the opt-out."""
-
-
-class CellBlockedError(CellExecutionError):
-    """A cell the scan gate refused: it was never sent to the kernel."""
-
-    def __init__(self, report: Any, summary: str) -> None:
-        super().__init__(summary, "SecurityError", summary)
-        self.report = report
-
-
-class _KernelDied(Exception):
-    """Ends the client's run at once: asking a dead kernel for its info would only wait."""
+_OFF = ("0", "false", "no", "off")
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class BorrowedKernelManager:
-    """A started kernel manager lent to nbclient by its owner (a pool or a session).
+class DeepThinkerEngine(Engine):
+    """Papermill engine ``deepthinker``.
 
-    Everything is delegated, except ``client()``: jupyter_client clients made by one manager
-    share its Session and so its ZeroMQ identity; the kernel's ROUTER sockets hand that identity
-    over to the newest connection, and the owner's own client would stop receiving replies once
-    ours is gone. A client of our own gets a Session of its own (same key, new identity).
+    Engine kwargs (``papermill.execute_notebook(..., engine_name="deepthinker", **kwargs)``):
+
+    - ``session``: a started ``KernelSession`` / ``AsyncKernelSession`` (e.g. from a pool) to
+      run the cells in; it is used and never shut down. ``km``, the kernel manager of such a
+      session, is accepted too. Without either, the engine starts a session for the kernel
+      name (``-k``) in papermill's working directory and shuts it down at the end.
+    - ``config``, ``data_dirs``: the backend config and read-only data dirs of a session the
+      engine starts.
+    - ``scan`` (default True, or env ``DEEPTHINKER_NB_SCAN=0``) and ``policy`` (a
+      ``ScanPolicy``): how cells are checked; by default a lent session's own gate.
+    - ``execution_timeout`` (papermill's): seconds per cell; default the session's
+      (``DEFAULT_CELL_TIMEOUT``); 0 or less means no limit.
+    - ``save_every``: seconds between notebook writes while cells run (default 1.0; 0 writes
+      around every cell, as papermill does).
     """
 
-    def __init__(self, km: Any) -> None:
-        self.__dict__["_km"] = km
-
-    def client(self, **kwargs: Any) -> Any:
-        from jupyter_client.session import Session
-
-        shared = self._km.session
-        kwargs.setdefault("session", Session(
-            key=shared.key, signature_scheme=shared.signature_scheme, username=shared.username,
-        ))
-        return self._km.client(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._km, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._km, name, value)
-
-
-class DeepThinkerNotebookClient(PapermillNotebookClient):
-    """Papermill's client with the scan gate in front of every execute request.
-
-    The gate sits in ``async_execute_cell`` (the one method that sends a cell), so it holds for
-    papermill's loop and for plain ``NotebookClient.execute`` alike.
-    """
-
-    def __init__(
-        self,
-        nb_man: Any,
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man: NotebookExecutionManager,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: TextIO | None = None,
+        stderr_file: TextIO | None = None,
+        start_timeout: float = 60,
+        execution_timeout: float | None = None,
+        session: KernelSession | AsyncKernelSession | None = None,
         km: Any = None,
-        *,
-        scan: bool = True,
+        config: Any = None,
+        data_dirs: Sequence[str | os.PathLike[str]] = (),
+        scan: bool | None = None,
         policy: Any = None,
-        gate: Any = None,
-        kernel_spec_manager: Any = None,
         save_every: float = 1.0,
-        **kw: Any,
-    ) -> None:
-        if km is not None and not isinstance(km, BorrowedKernelManager):
-            km = BorrowedKernelManager(km)
-        super().__init__(nb_man, km=km, **kw)
-        self.save_every = save_every
-        if gate is None:
-            from deepthinker_nb.kernel.gate import ScanGate
-
-            gate = ScanGate(enabled=scan, policy=policy)
-        self.gate = gate
-        self._kernel_spec_manager = kernel_spec_manager
-
-    # -- kernel manager ---------------------------------------------------------------------
-    def create_kernel_manager(self) -> Any:
-        """Like nbclient's, but our kernelspecs resolve without being installed."""
-        if not self.kernel_name:
-            self.kernel_name = self.nb.metadata.get("kernelspec", {}).get("name") or ""
-        ksm = self._kernel_spec_manager
-        if ksm is None and self.kernel_name.startswith("deepthinker-"):
-            from deepthinker_nb.kernel.specs import DeepThinkerKernelSpecManager
-
-            ksm = DeepThinkerKernelSpecManager()
-        kwargs: dict[str, Any] = {"config": self.config}
-        if self.kernel_name:
-            kwargs["kernel_name"] = self.kernel_name
-        if ksm is not None:
-            kwargs["kernel_spec_manager"] = ksm
-        self.km = self.kernel_manager_class(**kwargs)
-        return self.km
-
-    def execute(self, **kwargs: Any) -> NotebookNode:
-        try:
-            return super().execute(**kwargs)
-        except _KernelDied:
-            return self.nb
-        finally:
-            # nbclient keeps the client of a borrowed kernel manager open; close our channels
-            # (the kernel itself belongs to the pool and stays up).
-            if not self.owns_km and self.kc is not None:
-                self.kc.stop_channels()
-                self.kc = None
-
-    # -- the gate ---------------------------------------------------------------------------
-    async def async_execute_cell(
-        self,
-        cell: NotebookNode,
-        cell_index: int,
-        execution_count: int | None = None,
-        store_history: bool = True,
+        **kwargs: Any,
     ) -> NotebookNode:
-        from deepthinker_nb.notebook.verdict import (
-            findings_summary,
-            scan_metadata,
-            security_error_output,
+        if scan is None:
+            scan = os.environ.get(SCAN_ENV, "1").strip().lower() not in _OFF
+        lent = _lent_session(session, km)
+        if lent is None:
+            run_session = AsyncKernelSession(
+                backend_for_kernel(kernel_name), config, workdir=os.getcwd(),
+                data_dirs=tuple(data_dirs), scan=scan, policy=policy,
+                startup_timeout=start_timeout, restart_on_death=False)
+            gate = None
+        else:
+            run_session = lent
+            gate = _gate_for_lent(scan, policy)
+        timeout = execution_timeout if execution_timeout is not None else kwargs.get("timeout")
+        if timeout is not None and timeout <= 0:
+            timeout = math.inf
+        nb_man.nb.metadata.setdefault(METADATA_KEY, {}).update(
+            engine=ENGINE_NAME, scan=(gate or run_session.gate).enabled,
+            pooled_kernel=lent is not None,
         )
-
-        if cell.cell_type == "code" and cell.source.strip():
-            try:
-                report = self.gate.check(cell.source)
-            except Exception as exc:  # fail closed: an unscannable cell does not run
-                report = _ScanFailure(exc)
-            meta = cell.metadata.setdefault(METADATA_KEY, {})
-            meta["scan"] = scan_metadata(report)
-            if report is not None and getattr(report, "blocked", False):
-                cell.outputs = [security_error_output(report)]
-                cell.execution_count = None
-                raise CellBlockedError(report, findings_summary(report))
-        # A skipped write must not wait for the end of a long cell: flush it after
-        # ``save_every`` seconds while the cell runs.
-        saver = self.nb_man.__dict__.get("save")
-        flush = None
-        if isinstance(saver, _ThrottledSave):
-            flush = asyncio.get_running_loop().call_later(saver.interval, saver.flush)
+        cells = _CellLoop(nb_man, run_session, gate, timeout, save_every,
+                          _Echo(log_output, stdout_file, stderr_file))
         try:
-            return await super().async_execute_cell(
-                cell, cell_index, execution_count=execution_count, store_history=store_history
-            )
+            if lent is None:
+                run_sync(run_session.start())
+            cells.run()
+        finally:
+            if lent is None:
+                run_sync(run_session.shutdown())
+        return nb_man.nb
+
+
+def _lent_session(session: Any, km: Any) -> AsyncKernelSession | None:
+    if session is not None:
+        return session.async_session if isinstance(session, KernelSession) else session
+    if km is None:
+        return None
+    owner = session_for_manager(km)
+    if owner is None:
+        raise ConfigError(
+            "km: this kernel manager was not started by a deepthinker session; pass "
+            "session=<KernelSession> or leave km out and give the kernel name (-k)")
+    return owner
+
+
+def _gate_for_lent(scan: bool, policy: Any) -> ScanGate | None:
+    """A lent session checks cells with its own gate unless this run asks otherwise."""
+    if not scan:
+        return ScanGate(enabled=False, reason="papermill engine kwarg scan=False")
+    if policy is not None:
+        return ScanGate(policy=policy)
+    return None
+
+
+class _Echo:
+    """Papermill's ``--log-output`` and ``--stdout-file`` / ``--stderr-file``: what a cell
+    prints, passed on as it arrives."""
+
+    def __init__(self, log_output: bool, stdout_file: TextIO | None,
+                 stderr_file: TextIO | None) -> None:
+        self.log_output = log_output
+        self.files = {"stdout": stdout_file, "stderr": stderr_file}
+
+    def callbacks(self) -> dict[str, Any]:
+        if not self.log_output and not any(self.files.values()):
+            return {}
+        return {"on_stdout": lambda text: self._stream("stdout", text),
+                "on_stderr": lambda text: self._stream("stderr", text),
+                "on_output": self._rich}
+
+    def _stream(self, name: str, text: str) -> None:
+        if self.log_output:
+            (logger.info if name == "stdout" else logger.warning)(text)
+        file = self.files[name]
+        if file is not None:
+            file.write(text)
+            file.flush()
+
+    def _rich(self, output: RichOutput) -> None:
+        if self.log_output and "text/plain" in output.data:
+            logger.info(output.text)
+
+
+class _CellLoop:
+    """Papermill's loop: every cell in order, stop at the first that does not end ``ok``.
+
+    Papermill writes the whole notebook before and after every cell, which costs more than
+    running a short cell; here those writes are throttled to one per ``save_every`` seconds
+    (0 = papermill's behaviour); a skipped write is flushed ``save_every`` seconds into the next
+    cell, so the file on disk is never more than that behind, and the final save (also on
+    failure) always happens.
+    """
+
+    def __init__(self, nb_man: NotebookExecutionManager, session: AsyncKernelSession,
+                 gate: ScanGate | None, timeout: float | None, save_every: float,
+                 echo: _Echo) -> None:
+        self.nb_man = nb_man
+        self.session = session
+        self.gate = gate
+        self.timeout = timeout
+        self.callbacks = echo.callbacks()
+        self.saver = (_ThrottledSave(nb_man, save_every)
+                      if save_every > 0 and nb_man.output_path else None)
+
+    def run(self) -> None:
+        nb = self.nb_man.nb
+        try:
+            nb.metadata["language_info"] = run_sync(self.session.language_info())
+        except Exception as exc:  # a kernel that will not say: the cells tell
+            logging.getLogger("deepthinker_nb.notebook").warning(
+                "could not read the kernel's language_info: %s", exc)
+        if self.saver is not None:
+            self.nb_man.save = self.saver  # type: ignore[method-assign]
+        try:
+            for index, cell in enumerate(nb.cells):
+                self.nb_man.cell_start(cell, index)
+                status = self._execute(cell)
+                if status not in ("ok", "skipped"):
+                    self.nb_man.cell_exception(cell, cell_index=index)
+                self.nb_man.cell_complete(cell, cell_index=index)
+                if status not in ("ok", "skipped"):
+                    break
+        finally:
+            self.nb_man.__dict__.pop("save", None)  # papermill's own save for the final write
+
+    def _execute(self, cell: NotebookNode) -> str:
+        if cell.cell_type != "code":
+            return "skipped"
+        started, t0 = _now(), time.perf_counter()
+        if cell.source.strip():
+            result = self._run(cell.source)
+            cell.outputs = cell_result_to_outputs(result)
+            cell.execution_count = None if result.status == "blocked" else result.execution_count
+            meta = cell_result_metadata(result)
+        else:
+            cell.outputs = []
+            meta = {"status": "skipped", "scan": scan_metadata(None),
+                    "duration": round(time.perf_counter() - t0, 6)}
+        meta.update(start_time=started.isoformat(), end_time=_now().isoformat())
+        cell.metadata.setdefault(METADATA_KEY, {}).update(meta)
+        return meta["status"]
+
+    def _run(self, source: str) -> CellResult:
+        flush = None
+        if self.saver is not None:
+            flush = threading.Timer(self.saver.interval, self.saver.flush)
+            flush.daemon = True
+            flush.start()
+        try:
+            return run_sync(self.session.execute(source, self.timeout, gate=self.gate,
+                                                 **self.callbacks))
+        except KeyboardInterrupt:
+            # Ctrl-C stops the run; the cell must not go on running in the kernel.
+            try:
+                run_sync(self.session.interrupt(), timeout=5)
+            except Exception:
+                pass
+            raise
         finally:
             if flush is not None:
                 flush.cancel()
-
-    execute_cell = run_sync(async_execute_cell)
-
-    # -- papermill's cell loop, with timings and every way a cell can end -------------------
-    def papermill_execute_cells(self) -> None:
-        """Papermill's loop (stop at the first failure) that also records
-        ``metadata.deepthinker`` and turns timeouts and kernel deaths into error outputs papermill
-        reports like any other cell error.
-
-        Papermill writes the whole notebook before and after every cell, which costs more than
-        running a short cell; here those writes are throttled to one per ``save_every`` seconds
-        (0 = papermill's behaviour); a skipped write is flushed ``save_every`` seconds into the
-        next cell, so the file on disk is never more than that behind, and the final save (also
-        on failure) always happens.
-        """
-        nb_man = self.nb_man
-        if self.save_every > 0 and nb_man.output_path:
-            nb_man.save = _ThrottledSave(nb_man, self.save_every)
-        try:
-            self._execute_cells()
-        finally:
-            nb_man.__dict__.pop("save", None)  # back to papermill's save for the final write
-
-    def _execute_cells(self) -> None:
-        for index, cell in enumerate(self.nb.cells):
-            self.nb_man.cell_start(cell, index)
-            started, t0 = _now(), time.perf_counter()
-            status = "ok"
-            try:
-                self.execute_cell(cell, index)
-            except CellBlockedError:
-                status = "blocked"
-            except CellExecutionError:
-                status = "error"
-            except CellTimeoutError as exc:
-                status = "timeout"
-                cell.outputs.append(v4.new_output(
-                    "error", ename="CellTimeoutError",
-                    evalue=f"cell did not finish within {self._get_timeout(cell)} s",
-                    traceback=[str(exc).strip()]))
-                self._interrupt_after_timeout()
-            except DeadKernelError as exc:
-                status = "died"
-                reason = self._death_reason() or str(exc) or "kernel died"
-                cell.metadata.setdefault(METADATA_KEY, {})["death_reason"] = reason
-                cell.outputs.append(v4.new_output(
-                    "error", ename="DeadKernelError", evalue=reason, traceback=[]))
-            finally:
-                cell = self.nb.cells[index]
-                if cell.cell_type == "code":
-                    ended = _now()
-                    meta = cell.metadata.setdefault(METADATA_KEY, {})
-                    meta.setdefault("scan", {"verdict": "off", "blocked": False, "findings": []})
-                    meta.update(
-                        status=status if cell.source.strip() else "skipped",
-                        start_time=started.isoformat(),
-                        end_time=ended.isoformat(),
-                        duration=round(time.perf_counter() - t0, 6),
-                    )
-                if status != "ok":
-                    self.nb_man.cell_exception(cell, cell_index=index)
-                self.nb_man.cell_complete(cell, cell_index=index)
-            if status == "died":
-                raise _KernelDied()
-            if status != "ok":
-                break
-
-    def _death_reason(self) -> str | None:
-        """Why the kernel died, as our provisioners explain it (signal, OOM kill, exit code)."""
-        explain = getattr(getattr(self.km, "provisioner", None), "death_reason", None)
-        try:
-            return explain() if callable(explain) else None
-        except Exception:
-            return None
-
-    def _interrupt_after_timeout(self) -> None:
-        """Leave a (pooled) kernel idle for its next user, as nbclient's interrupt would."""
-        try:
-            if self.km is not None:
-                run_sync(_ensure_async_call)(self.km.interrupt_kernel)
-        except Exception as exc:  # the kernel may be gone; the timeout is what we report
-            self.log.warning("could not interrupt the kernel after a timeout: %s", exc)
+                flush.join()  # a write in progress ends before the cell is changed
 
 
 class _ThrottledSave:
     """Stands in for ``NotebookExecutionManager.save``: writes at most once per interval."""
 
-    def __init__(self, nb_man: Any, interval: float) -> None:
+    def __init__(self, nb_man: NotebookExecutionManager, interval: float) -> None:
         self.nb_man = nb_man
         self.interval = interval
         self.last = time.monotonic()
-
         self.dirty = False
 
     def __call__(self, **kwargs: Any) -> None:
@@ -283,92 +269,4 @@ class _ThrottledSave:
             self.dirty = False
 
 
-async def _ensure_async_call(func: Any) -> Any:
-    from jupyter_core.utils import ensure_async
-
-    return await ensure_async(func())
-
-
-class _ScanFailure:
-    """Stands for a ScanReport when the scanner itself failed: blocked, with one finding."""
-
-    blocked = True
-    max_severity = "critical"
-
-    def __init__(self, exc: Exception) -> None:
-        self.findings = [_Finding(f"scanner failed ({type(exc).__name__}: {exc}); "
-                                  "the cell was not run")]
-
-
-class _Finding:
-    rule_id = "DT-SCAN-ERROR"
-    severity = "critical"
-    line = None
-    col = None
-    snippet = ""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-class DeepThinkerEngine(NBClientEngine):
-    """Papermill engine ``deepthinker``.
-
-    Engine kwargs (``papermill.execute_notebook(..., engine_name="deepthinker", **kwargs)``):
-    ``km`` a started (pooled) kernel manager, used and never shut down; ``scan`` (default True,
-    or env ``DEEPTHINKER_NB_SCAN=0``); ``policy`` a ScanPolicy; ``gate`` a ready ScanGate;
-    ``kernel_spec_manager``; ``launch_kwargs`` for ``start_kernel`` when the engine starts the
-    kernel itself (default ``cwd`` = papermill's working directory); ``save_every`` seconds
-    between notebook writes during the run (default 1.0; 0 writes around every cell).
-    """
-
-    @classmethod
-    def execute_managed_notebook(
-        cls,
-        nb_man: Any,
-        kernel_name: str,
-        log_output: bool = False,
-        stdout_file: Any = None,
-        stderr_file: Any = None,
-        start_timeout: int = 60,
-        execution_timeout: float | None = None,
-        km: Any = None,
-        scan: bool | None = None,
-        policy: Any = None,
-        gate: Any = None,
-        kernel_spec_manager: Any = None,
-        launch_kwargs: dict[str, Any] | None = None,
-        save_every: float = 1.0,
-        **kwargs: Any,
-    ) -> NotebookNode:
-        kwargs = remove_args(["input_path"], **kwargs)
-        safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
-        if scan is None:
-            scan = os.environ.get(SCAN_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
-        timeout = execution_timeout if execution_timeout else kwargs.get("timeout")
-        if timeout is not None:
-            timeout = math.ceil(timeout)  # nbclient's timeout is an Integer trait
-        final_kwargs = merge_kwargs(
-            safe_kwargs,
-            timeout=timeout,
-            startup_timeout=start_timeout,
-            kernel_name=kernel_name,
-            log=logger,
-            log_output=log_output,
-            stdout_file=stdout_file,
-            stderr_file=stderr_file,
-        )
-        client = DeepThinkerNotebookClient(
-            nb_man, km=km, scan=scan, policy=policy, gate=gate,
-            kernel_spec_manager=kernel_spec_manager, save_every=save_every, **final_kwargs,
-        )
-        start = dict(launch_kwargs or {})
-        if km is None:
-            start.setdefault("cwd", os.getcwd())
-            # The scanner inside the kernel judges as this engine's gate does (or is off).
-            start.setdefault("deepthinker_scan_policy", client.gate.kernel_policy())
-        nb_man.nb.metadata.setdefault(METADATA_KEY, {}).update(
-            engine=ENGINE_NAME, scan=bool(getattr(client.gate, "enabled", scan)),
-            pooled_kernel=km is not None,
-        )
-        return client.execute(**start)
+__all__ = ["SCAN_ENV", "DeepThinkerEngine"]

@@ -20,14 +20,14 @@ from typing import Any, Literal
 import nbformat
 from nbformat import NotebookNode
 
+from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
 from deepthinker_nb.errors import DeepThinkerError
 from deepthinker_nb.kernel.results import ErrorInfo, strip_ansi
-from deepthinker_nb.notebook.verdict import METADATA_KEY
+from deepthinker_nb.notebook.verdict import ENGINE_NAME, METADATA_KEY
 
 log = logging.getLogger("deepthinker_nb.notebook")
 
 RunStatus = Literal["ok", "error", "blocked", "timeout", "died"]
-ENGINE_NAME = "deepthinker"
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def execute_notebook(
     workdir: str | os.PathLike[str] | None = None,
     data_dirs: Sequence[str | os.PathLike[str]] = (),
     pool: Any = None,
-    timeout: float | None = 30.0,
+    timeout: float | None = DEFAULT_CELL_TIMEOUT,
     policy: Any = None,
     scan: bool = True,
     log_output: bool = False,
@@ -191,12 +191,26 @@ def execute_notebook(
 ) -> NotebookRun:
     """Execute ``notebook`` with papermill (engine ``deepthinker``) into ``output_path``.
 
-    With ``pool`` a session is borrowed from it (and returned); otherwise a ``KernelSession`` of
-    ``backend`` / ``config`` / ``workdir`` / ``data_dirs`` is started and shut down. ``timeout``
-    is per cell. Cells are scanned by the session's gate (for a pool: the pool's scan settings)
-    unless ``scan=False`` or a ``policy`` is given here. A failing, blocked, timed-out or killed
-    cell ends the run with that status; the output notebook is always written and validates
-    with ``nbformat.validate``.
+    Every cell runs through the kernel session's ``execute`` (scan gate, timeout, death
+    attribution, output caps), exactly as a cell sent to a ``KernelSession`` does.
+
+    - ``notebook``: a notebook node (copied, never changed) or the path of an ``.ipynb``.
+    - ``output_path``: where the executed notebook is written; its folder is created.
+    - ``parameters``: papermill parameters, injected after the cell tagged ``parameters``.
+    - ``backend``, ``config``, ``workdir``, ``data_dirs``: the ``KernelSession`` started for
+      this run when no ``pool`` is given (it is shut down afterwards; a temp working dir when
+      ``workdir`` is None).
+    - ``pool``: a ``KernelPool`` to borrow a warm session from; it goes back afterwards.
+    - ``timeout``: seconds per cell (None: no limit). A cell past it is interrupted, and its
+      kernel restarted if the interrupt is ignored.
+    - ``policy``, ``scan``: the scan policy for this run, or ``scan=False`` to opt out; by
+      default the session's own gate (for a pool: the pool's scan settings).
+    - ``log_output``: echo what cells print to the log as they run.
+    - ``start_timeout``: seconds the kernel may take to start.
+
+    A failing, blocked, timed-out or killed cell ends the run with that status; the output
+    notebook is always written (also when no kernel could start: it then says why in its
+    metadata and the error is raised) and validates with ``nbformat.validate``.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -226,11 +240,10 @@ def execute_notebook(
             parameters=dict(parameters) if parameters else None,
             engine_name=ENGINE_NAME,
             kernel_name=kernel_name or None,
-            km=session.kernel_manager,
-            gate=getattr(session, "gate", None) if scan and policy is None else None,
+            session=session,
             scan=scan,
             policy=policy,
-            execution_timeout=timeout,
+            execution_timeout=timeout if timeout is not None else 0,
             start_timeout=start_timeout,
             progress_bar=False,
             log_output=log_output,

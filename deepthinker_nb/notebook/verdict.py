@@ -10,7 +10,12 @@ from typing import Any
 
 from nbformat import NotebookNode, v4
 
+from deepthinker_nb.scanner.findings import BLOCKED_MESSAGE
+
 METADATA_KEY = "deepthinker"
+"""Where a cell's fate and a notebook's run facts live: ``cell.metadata["deepthinker"]``."""
+ENGINE_NAME = "deepthinker"
+"""The papermill engine's name (entry point ``papermill.engine``)."""
 SECURITY_ENAME = "SecurityError"
 
 
@@ -42,15 +47,8 @@ def scan_metadata(report: Any) -> dict[str, Any]:
 
 def findings_summary(report: Any) -> str:
     """One line naming each finding: what a reader sees as the SecurityError's value."""
-    findings = getattr(report, "findings", []) or []
-    if not findings:
-        return "cell blocked by the security scanner"
-    parts = [
-        f"{getattr(f, 'rule_id', '?')} ({getattr(f, 'severity', '')}) line "
-        f"{getattr(f, 'line', '?')}: {getattr(f, 'message', '')}"
-        for f in findings
-    ]
-    return "cell blocked by the security scanner: " + "; ".join(parts)
+    summary = getattr(report, "summary", None)
+    return summary() if callable(summary) else BLOCKED_MESSAGE
 
 
 def security_error_output(report: Any) -> NotebookNode:

@@ -14,6 +14,7 @@ from .severity import Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "deepthinker-nb-scanner"
+BLOCKED_MESSAGE = "cell blocked by the security scanner"
 
 
 @dataclass(frozen=True, order=False)
@@ -94,6 +95,17 @@ class ScanReport:
         return iter(self.findings)
 
     # -- renderings -------------------------------------------------------------------------
+    def summary(self, limit: int = 5) -> str:
+        """One line naming why the cell was blocked: the blocking findings first. Every road
+        (sessions, notebooks, ``SecurityError``) shows a blocked cell with this line."""
+        worst = self.at_or_above(self.block_at) or self.findings
+        if not worst:
+            return BLOCKED_MESSAGE
+        parts = "; ".join(f"line {f.line}: {f.rule_id} ({f.severity}): {f.message}"
+                          for f in worst[:limit])
+        more = f" (+{len(worst) - limit} more)" if len(worst) > limit else ""
+        return f"{BLOCKED_MESSAGE}: {parts}{more}"
+
     def to_dict(self) -> dict[str, Any]:
         worst = self.max_severity
         return {
@@ -209,12 +221,8 @@ class SecurityError(DeepThinkerError):
     def __init__(self, report: ScanReport | str | None = None) -> None:
         if isinstance(report, ScanReport):
             self.report: ScanReport | None = report
-            worst = report.at_or_above(report.block_at) or report.findings
-            summary = "; ".join(f"line {f.line}: {f.rule_id} ({f.severity}): {f.message}"
-                                for f in worst[:3])
-            more = f" (+{len(worst) - 3} more)" if len(worst) > 3 else ""
-            message = f"cell blocked by the security scanner: {summary}{more}"
+            message = report.summary(limit=3)
         else:
             self.report = None
-            message = report or "cell blocked by the security scanner"
+            message = report or BLOCKED_MESSAGE
         super().__init__(message)

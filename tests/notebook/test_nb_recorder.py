@@ -7,6 +7,7 @@ import pytest
 
 from deepthinker_nb.kernel.results import CellResult, ErrorInfo, RichOutput
 from deepthinker_nb.notebook import NotebookRecorder, cell_result_to_outputs
+from deepthinker_nb.scanner import Finding, ScanReport, Severity
 
 
 def _rich(text, out=0, err=0, kind="display_data", count=None):
@@ -51,15 +52,11 @@ def test_error_timeout_died_and_blocked_outputs():
     died = CellResult(status="died", death_reason="killed by signal 9")
     assert cell_result_to_outputs(died)[-1].evalue == "killed by signal 9"
 
-    class Finding:
-        rule_id, severity, message, line, col, snippet = "subprocess", "critical", "no", 1, 0, "x"
-
-    class Report:
-        blocked, findings, max_severity = True, [Finding()], "critical"
-
-    blocked = CellResult(status="blocked", scan_report=Report())
+    report = ScanReport([Finding("subprocess", Severity.CRITICAL, "no", 1, 0, "x")])
+    blocked = CellResult(status="blocked", scan_report=report)
     out = cell_result_to_outputs(blocked)
     assert len(out) == 1 and out[0].ename == "SecurityError" and "subprocess" in out[0].evalue
+    assert out[0].evalue == report.summary()  # the one line every road shows
 
 
 def test_recorder_round_trip_with_real_kernel(tmp_path):
