@@ -7,8 +7,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from deepthinker_nb.cli.options import add_backend_option, add_timeout_option
 from deepthinker_nb.errors import DeepThinkerError
-from deepthinker_nb.kernel.backend import available_backends, get_backend
+from deepthinker_nb.kernel.backend import get_backend
 from deepthinker_nb.kernel.results import CellResult, RichOutput
 from deepthinker_nb.kernel.session import KernelSession
 
@@ -22,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", help="a .py or .ipynb file, or - for stdin")
     parser.add_argument("-o", "--output", help="write the executed notebook here (.ipynb)")
-    parser.add_argument("--backend", default="local", choices=available_backends() or ["local"])
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per cell")
+    add_backend_option(parser)
+    add_timeout_option(parser)
     parser.add_argument("--workdir", help="kernel working dir (default: a fresh temp dir)")
     parser.add_argument("--no-scan", action="store_true",
                         help="do not run the security scanner (explicit opt-out, logged)")

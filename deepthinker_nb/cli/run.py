@@ -9,7 +9,9 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from deepthinker_nb.cli.options import add_backend_option, add_timeout_option
 from deepthinker_nb.errors import ConfigError
+from deepthinker_nb.kernel.backend import available_backends, get_backend
 
 DEFAULT_POOL_SIZE = 2
 """Two warm kernels: the next one starts while the current notebook runs."""
@@ -45,18 +47,18 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, max_iterations: int = 5) -> None:
-    parser.add_argument("--backend", choices=("local", "docker"), default=None,
-                        help="where the kernel runs (default: local; docker with --profile)")
+    add_backend_option(parser, default=None,
+                       help="where the kernel runs (docker when only --profile is given)")
     parser.add_argument("--profile", metavar="NAME",
-                        help="Docker execution profile (SAFE_ML, GPU_ML, BROWSER, TRUSTED)")
+                        help="a named config of the backend (docker: SAFE_ML, GPU_ML, BROWSER, "
+                             "TRUSTED)")
     parser.add_argument("--max-iterations", type=int, default=max_iterations, metavar="N")
     parser.add_argument("--quality-threshold", type=float, default=8.0, metavar="X",
                         help="stop when the 0..10 quality score reaches X (default 8.0)")
     parser.add_argument("--patience", type=int, default=2, metavar="N",
                         help="stop after N iterations without improvement (0: never)")
     parser.add_argument("--seed", type=int, default=42, help="split and model seed")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                        help="time limit per cell (default 60)")
+    add_timeout_option(parser)
     parser.add_argument("--out", default="runs", metavar="DIR",
                         help="runs directory (default ./runs)")
     parser.add_argument("--pool-size", type=int, default=DEFAULT_POOL_SIZE, metavar="N",
@@ -82,18 +84,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _execute(args: argparse.Namespace, data: Any, task: str, target: str | None,
              objective: str) -> int:
-    from deepthinker_nb.config import DataConfig, IterationConfig, profile
+    from deepthinker_nb.config import DataConfig, IterationConfig
     from deepthinker_nb.workflow import WorkflowRunner
 
-    backend = args.backend or ("docker" if args.profile else "local")
-    docker_config = profile(args.profile) if args.profile else None
-    if docker_config is not None and backend != "docker":
-        raise ConfigError("--profile selects a Docker profile; use it with --backend docker")
+    backend = get_backend(args.backend or (_backend_with_profile(args.profile)
+                                           if args.profile else "local"))
+    kernel_config = backend.profile(args.profile) if args.profile else None
     data_config = DataConfig(
         data_path=str(data), task_type=task, target_column=target, random_seed=args.seed,
-        execution_timeout=args.timeout,
-        execution_backend="docker" if backend == "docker" else "subprocess",
-        docker_config=docker_config,
+        execution_timeout=args.timeout, execution_backend=backend.name,
+        kernel_config=kernel_config,
     )
     iteration_config = IterationConfig(
         max_iterations=args.max_iterations, quality_threshold=args.quality_threshold,
@@ -105,6 +105,15 @@ def _execute(args: argparse.Namespace, data: Any, task: str, target: str | None,
     result = runner.run(objective)
     print(result.summary())
     return 0 if result.status == "complete" else 1
+
+
+def _backend_with_profile(name: str) -> str:
+    """The backend that has a profile called ``name`` (``--profile`` alone picks it)."""
+    for backend in available_backends():
+        if name.upper() in {key.upper() for key in get_backend(backend).profiles()}:
+            return backend
+    raise ConfigError(f"--profile: no backend has a profile {name!r}; see "
+                      "`deepthinker-nb run --help` for the profiles")
 
 
 class ProgressDisplay:

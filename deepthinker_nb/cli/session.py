@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from deepthinker_nb.kernel.backend import available_backends
+from deepthinker_nb.cli.options import add_backend_option, add_timeout_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,9 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "cells are replayed first. Ctrl-D ends the session.",
     )
     parser.add_argument("notebook", help="the .ipynb file to record into (created or continued)")
-    parser.add_argument("--backend", default="local", choices=available_backends() or ["local"])
+    add_backend_option(parser)
     parser.add_argument("--workdir", help="kernel working dir (default: a fresh temp dir)")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per cell")
+    add_timeout_option(parser)
     parser.add_argument("--no-replay", action="store_true",
                         help="do not re-run the cells of an existing notebook first")
     parser.add_argument("--no-scan", action="store_true", help="explicit, logged opt-out")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deepthinker_nb.config.docker import DockerConfig
-from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
-from deepthinker_nb.errors import ConfigError
+from deepthinker_nb.config.limits import cell_timeout, check_timeout
+from deepthinker_nb.errors import BackendUnavailableError, ConfigError
+from deepthinker_nb.kernel.backend import get_backend
 
 TASK_TYPES = ("classification", "regression")
-BACKENDS = {"subprocess": "local", "local": "local", "docker": "docker"}
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,14 @@ class DataConfig:
     """``None`` means the last column."""
     test_split_ratio: float = 0.2
     random_seed: int = 42
-    execution_timeout: float = DEFAULT_CELL_TIMEOUT
+    execution_timeout: float | None = None
+    """Seconds per cell; None: the kernel config's, else ``DEFAULT_CELL_TIMEOUT`` (60)."""
     execution_backend: str = "subprocess"
+    """A registered kernel backend (``local``, ``docker``) or an alias (``subprocess``)."""
+    kernel_config: Any = None
+    """The backend's config (``LocalConfig``, ``DockerConfig``, ...); None: its default."""
     docker_config: DockerConfig | None = None
+    """The seed API's name for ``kernel_config`` on the Docker backend; give one of the two."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.data_path, (str, Path)) or not str(self.data_path).strip():
@@ -43,18 +49,26 @@ class DataConfig:
             )
         if isinstance(self.random_seed, bool) or not isinstance(self.random_seed, int):
             raise ConfigError(f"DataConfig.random_seed: must be an int, got {self.random_seed!r}")
-        timeout = self.execution_timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ConfigError(f"DataConfig.execution_timeout: must be > 0 seconds, got {timeout!r}")
-        if self.execution_backend not in BACKENDS:
-            raise ConfigError(
-                f"DataConfig.execution_backend: {self.execution_backend!r} is not one of "
-                "'subprocess' (local kernel) or 'docker'"
-            )
-        if self.docker_config is not None and not isinstance(self.docker_config, DockerConfig):
-            raise ConfigError("DataConfig.docker_config: expected a DockerConfig or None")
+        check_timeout(self.execution_timeout, "DataConfig.execution_timeout")
+        try:
+            backend = get_backend(self.execution_backend)
+        except BackendUnavailableError as exc:
+            raise ConfigError(f"DataConfig.execution_backend: {exc}") from None
+        if self.docker_config is not None:
+            if self.kernel_config is not None and self.kernel_config is not self.docker_config:
+                raise ConfigError("DataConfig: give kernel_config or docker_config, not both")
+            object.__setattr__(self, "kernel_config", self.docker_config)
+        try:
+            backend.coerce_config(self.kernel_config)
+        except ConfigError as exc:
+            raise ConfigError(f"DataConfig.kernel_config: {exc}") from None
 
     @property
     def backend(self) -> str:
-        """The kernel backend name (``local`` or ``docker``)."""
-        return BACKENDS[self.execution_backend]
+        """The kernel backend's registered name (``subprocess`` reads as ``local``)."""
+        return get_backend(self.execution_backend).name
+
+    @property
+    def cell_timeout(self) -> float:
+        """Seconds per cell that apply: this config's, the kernel config's, or the default."""
+        return cell_timeout(self.kernel_config, self.execution_timeout)

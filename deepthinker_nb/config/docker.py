@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from deepthinker_nb.config.limits import format_size, parse_size
+from deepthinker_nb.config.limits import check_timeout, format_size, parse_size
 from deepthinker_nb.errors import ConfigError
 
 DEFAULT_IMAGE = "deepthinker-nb-kernel:latest"
@@ -53,7 +53,8 @@ class DockerConfig:
     """Extra read-only mounts as (host path, container path) pairs."""
     env: tuple[tuple[str, str], ...] = ()
     startup_timeout: float = 60.0
-    execution_timeout: float = 30.0
+    execution_timeout: float | None = None
+    """Seconds a cell of these kernels may run; None: ``DEFAULT_CELL_TIMEOUT`` (60)."""
     network_allowlist: tuple[str, ...] = ()
     """Hosts a networked profile intends to reach. Passed to the kernel as
     ``DEEPTHINKER_NETWORK_ALLOWLIST``; not enforced by the engine (see docs/docker.md)."""
@@ -71,7 +72,7 @@ class DockerConfig:
         _number(self.cpu_limit, "cpu_limit", 0.01)
         _number(self.pids_limit, "pids_limit", 8, int)
         _number(self.startup_timeout, "startup_timeout", 0.1)
-        _number(self.execution_timeout, "execution_timeout", 0.1)
+        check_timeout(self.execution_timeout, "DockerConfig.execution_timeout")
         if self.user is not None:
             uid, _, gid = str(self.user).partition(":")
             if not uid.isdigit() or (gid and not gid.isdigit()):

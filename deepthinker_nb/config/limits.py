@@ -12,6 +12,25 @@ DEFAULT_CELL_TIMEOUT = 60.0
 restarted): the one default of every road (sessions, the executor, notebooks, the workflow,
 the CLI). ``None`` where a timeout is accepted means no limit."""
 
+
+
+def check_timeout(value: object, field: str) -> None:
+    """A per-cell limit is a positive number of seconds, or None."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{field}: must be > 0 seconds (or None for the default), "
+                          f"got {value!r}")
+
+
+def cell_timeout(config: object = None, given: float | None = None) -> float:
+    """The per-cell limit that applies: ``given``, else the backend config's
+    ``execution_timeout`` (a profile's), else :data:`DEFAULT_CELL_TIMEOUT`."""
+    if given is not None:
+        return given
+    return getattr(config, "execution_timeout", None) or DEFAULT_CELL_TIMEOUT
+
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deepthinker_nb.config.limits import ResourceLimits, parse_size
+from deepthinker_nb.config.limits import ResourceLimits, check_timeout, parse_size
 from deepthinker_nb.errors import ConfigError
 
 ISOLATIONS = ("namespaces", "landlock", "none")
@@ -28,6 +28,8 @@ class LocalConfig:
     env: tuple[tuple[str, str], ...] = ()
     """Variables set explicitly for the kernel (after scrubbing)."""
     startup_timeout: float = 60.0
+    execution_timeout: float | None = None
+    """Seconds a cell of these kernels may run; None: ``DEFAULT_CELL_TIMEOUT`` (60)."""
     isolation: str = "namespaces"
     """``namespaces``: the kernel runs in Linux namespaces through bubblewrap (its own file
     system view, process table, network and user; Landlock inside as a further layer), and does
@@ -66,3 +68,4 @@ class LocalConfig:
         object.__setattr__(self, "env_allowlist", tuple(self.env_allowlist))
         if self.startup_timeout <= 0:
             raise ConfigError("LocalConfig.startup_timeout: must be > 0 seconds")
+        check_timeout(self.execution_timeout, "LocalConfig.execution_timeout")

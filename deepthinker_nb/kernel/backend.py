@@ -21,7 +21,6 @@ from deepthinker_nb.errors import BackendUnavailableError, ConfigError
 ENTRY_POINT_GROUP = "deepthinker_nb.kernel_backends"
 DEFAULT_POLICY: Any = "default"
 """``launch_kwargs(scan_policy=...)``: the standard policy for the kernel's dirs."""
-BACKEND_ALIASES = {"subprocess": "local"}
 
 
 class KernelBackend(ABC):
@@ -32,6 +31,8 @@ class KernelBackend(ABC):
     """The kernelspec name, as papermill's ``-k`` or JupyterLab would use it."""
     provisioner_name: ClassVar[str]
     config_type: ClassVar[type]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    """Other names this backend answers to (the seed API's ``subprocess`` for ``local``)."""
 
     def default_config(self) -> Any:
         return self.config_type()
@@ -68,6 +69,28 @@ class KernelBackend(ABC):
             "deepthinker_data_dirs": [str(Path(d)) for d in data_dirs],
             "deepthinker_scan_policy": scan_policy,
         }
+
+    def with_shared_write(self, config: Any, path: Path) -> Any | None:
+        """``config`` widened so that a kernel started with it may also write ``path`` (a
+        run's shared output dir, not its own working dir), or None when this backend's
+        kernels can write their own working dir only. Then a notebook that must write there
+        needs a kernel started in it, and warm kernels cannot be shared across notebooks."""
+        return None
+
+    def profiles(self) -> dict[str, Any]:
+        """Named configs of this backend (``--profile NAME``); none by default."""
+        return {}
+
+    def profile(self, name: str) -> Any:
+        """The config called ``name`` (case-insensitive), or a one-line error listing them."""
+        profiles = self.profiles()
+        found = {key.upper(): value for key, value in profiles.items()}.get(name.upper())
+        if found is None:
+            known = ", ".join(profiles) or "none"
+            raise ConfigError(f"--profile: backend {self.name!r} has no profile {name!r} "
+                              f"(its profiles: {known}); without --backend, the backend that "
+                              "has it is used")
+        return found
 
     def preflight(self, config: Any) -> None:  # noqa: B027 - optional hook
         """Raise a one-line error now if the kernel cannot start (engine down, image missing)."""
@@ -128,21 +151,35 @@ def _registry() -> dict[str, Any]:
 
 
 def available_backends() -> list[str]:
+    """The registered backends' names (without aliases)."""
     return sorted(_registry())
 
 
-def get_backend(name: str) -> KernelBackend:
-    """The backend registered as ``name`` (``subprocess`` is an alias of ``local``)."""
-    key = BACKEND_ALIASES.get(name, name)
-    registry = _registry()
-    if key not in registry:
-        known = ", ".join(available_backends()) or "none (is deepthinker-nb installed?)"
-        raise BackendUnavailableError(f"unknown kernel backend {name!r}; available: {known}")
+@cache
+def _load(name: str) -> type[KernelBackend]:
     try:
-        backend_cls = registry[key].load()
+        return _registry()[name].load()
     except ImportError as exc:
         raise BackendUnavailableError(f"kernel backend {name!r} cannot be loaded: {exc}") from exc
-    return backend_cls()
+
+
+def _aliases() -> dict[str, str]:
+    found = {}
+    for name in available_backends():
+        try:
+            found.update(dict.fromkeys(_load(name).aliases, name))
+        except BackendUnavailableError:
+            continue
+    return found
+
+
+def get_backend(name: str) -> KernelBackend:
+    """The backend registered as ``name``, or the one that has ``name`` as an alias."""
+    key = name if name in _registry() else _aliases().get(name)
+    if key is None:
+        known = ", ".join(available_backends()) or "none (is deepthinker-nb installed?)"
+        raise BackendUnavailableError(f"unknown kernel backend {name!r}; available: {known}")
+    return _load(key)()
 
 
 def backend_for_kernel(kernel_name: str) -> KernelBackend:

@@ -24,7 +24,7 @@ import zmq.asyncio
 from jupyter_client import AsyncKernelManager
 from jupyter_client.session import Session as JupyterSession
 
-from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
+from deepthinker_nb.config.limits import cell_timeout
 from deepthinker_nb.errors import ConfigError, KernelError, KernelStartError
 from deepthinker_nb.kernel.backend import KernelBackend, get_backend
 from deepthinker_nb.kernel.capture import (
@@ -47,6 +47,15 @@ LIVENESS_INTERVAL = 0.2
 _spec_manager: DeepThinkerKernelSpecManager | None = None
 
 
+class _FromConfig:
+    def __repr__(self) -> str:
+        return "<the config's execution_timeout, else DEFAULT_CELL_TIMEOUT>"
+
+
+FROM_CONFIG = _FromConfig()
+"""``default_timeout``'s default: the backend config's per-cell limit (a profile's), else
+``DEFAULT_CELL_TIMEOUT``. None means no limit."""
+
 _sessions_by_manager: weakref.WeakKeyDictionary[Any, AsyncKernelSession] = (
     weakref.WeakKeyDictionary())
 
@@ -68,7 +77,29 @@ def _kernel_spec_manager() -> DeepThinkerKernelSpecManager:
 
 
 class AsyncKernelSession:
-    """A kernel of one backend with its working directory, scan gate and output caps."""
+    """A kernel of one backend with its working directory, scan gate and output caps.
+
+    - ``backend``: a registered backend's name (``local``, ``docker``, or an alias such as
+      ``subprocess``) or a :class:`KernelBackend`.
+    - ``config``: that backend's config (``LocalConfig``, ``DockerConfig``); None: its default.
+    - ``workdir``: the kernel's working dir, created if missing and never removed; None: a
+      private temp dir, removed at shutdown.
+    - ``data_dirs``: dirs the kernel may read (read-only in the sandbox); they must exist.
+    - ``scan``, ``policy``, ``scanner``: the scan gate every cell passes. ``scan=False`` is a
+      logged opt-out (the kernel then also runs without its in-kernel scanner); ``policy``
+      defaults to the standard one for the working and data dirs.
+    - ``output_limit``: characters of stream text (and size of rich outputs) kept per cell;
+      the rest is counted as dropped.
+    - ``default_timeout``: seconds per cell when ``execute`` is not given one; by default the
+      config's ``execution_timeout``, else ``DEFAULT_CELL_TIMEOUT``; None: no limit.
+    - ``interrupt_grace``: seconds a timed-out cell gets to answer the interrupt before the
+      kernel is restarted.
+    - ``startup_timeout``: seconds the kernel may take to start (default: the config's).
+    - ``restart_on_death``: start a fresh kernel after one dies, so the next cell runs.
+
+    The kernel starts on ``start()`` (or the first ``execute``), and stops on ``shutdown()``,
+    at interpreter exit, or when the ``async with`` block ends.
+    """
 
     def __init__(
         self,
@@ -81,7 +112,7 @@ class AsyncKernelSession:
         policy: Any = None,
         scanner: Any = None,
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
-        default_timeout: float | None = DEFAULT_CELL_TIMEOUT,
+        default_timeout: float | object | None = FROM_CONFIG,
         interrupt_grace: float = 2.0,
         startup_timeout: float | None = None,
         restart_on_death: bool = True,
@@ -99,7 +130,8 @@ class AsyncKernelSession:
         if output_limit <= 0:
             raise ConfigError("output_limit: must be a positive number of characters")
         self.output_limit = output_limit
-        self.default_timeout = default_timeout
+        self.default_timeout: float | None = (
+            cell_timeout(self.config) if default_timeout is FROM_CONFIG else default_timeout)  # type: ignore[assignment]
         self.interrupt_grace = interrupt_grace
         self.startup_timeout = startup_timeout or getattr(self.config, "startup_timeout", 60.0)
         self.restart_on_death = restart_on_death
@@ -428,7 +460,11 @@ class AsyncKernelSession:
 
 
 class KernelSession:
-    """Blocking facade over :class:`AsyncKernelSession` (same arguments, same behaviour)."""
+    """Blocking facade over :class:`AsyncKernelSession`: same arguments, same behaviour.
+
+    The async core runs on one shared background loop, so these calls also work inside a
+    running notebook, where ``asyncio.run`` is not allowed.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._async = AsyncKernelSession(*args, **kwargs)

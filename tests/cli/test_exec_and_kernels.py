@@ -66,7 +66,7 @@ def test_exec_reads_stdin_and_notebooks(tmp_path):
         (("exec", "/no/such/file.py"), "no such file"),
         (("exec", "__BAD__"), "cannot read notebook"),
         (("exec", "__TXT__"), "expected a .py or .ipynb"),
-        (("exec", "-", "--backend", "nope"), "invalid choice"),
+        (("exec", "-", "--backend", "nope"), "unknown kernel backend 'nope'; available: docker, local"),
         (("kernels", "install", "--name", "nope", "--prefix", "__TMP__"), "unknown kernelspec"),
     ],
 )

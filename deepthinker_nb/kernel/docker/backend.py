@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deepthinker_nb.config.docker import DockerConfig
+from deepthinker_nb.config.docker import PROFILES, DockerConfig
 from deepthinker_nb.kernel.backend import KernelBackend
 from deepthinker_nb.kernel.docker import orphans
 from deepthinker_nb.kernel.docker.engine import get_client, require_image
@@ -63,6 +63,9 @@ class DockerBackend(KernelBackend):
 
     def kernel_spec(self) -> dict[str, Any]:
         return docker_kernel_spec()
+
+    def profiles(self) -> dict[str, DockerConfig]:
+        return dict(PROFILES)
 
     def launch_kwargs(
         self, config: Any, workdir: Path, data_dirs: Sequence[Path] = (), **options: Any

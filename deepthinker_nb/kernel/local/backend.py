@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from deepthinker_nb.config.local import LocalConfig
@@ -15,6 +17,11 @@ class LocalBackend(KernelBackend):
     kernel_name = "deepthinker-local"
     provisioner_name = "deepthinker-local-provisioner"
     config_type = LocalConfig
+    aliases = ("subprocess",)
+
+    def with_shared_write(self, config: Any, path: Path) -> LocalConfig:
+        config = self.coerce_config(config)
+        return replace(config, extra_write_paths=(*config.extra_write_paths, str(path)))
 
     def kernel_spec(self) -> dict[str, Any]:
         return {

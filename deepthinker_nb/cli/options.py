@@ -1,0 +1,44 @@
+"""Options several subcommands share, defined once: the kernel backend and the cell timeout."""
+
+from __future__ import annotations
+
+import argparse
+
+from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
+from deepthinker_nb.errors import BackendUnavailableError
+from deepthinker_nb.kernel.backend import available_backends, get_backend
+
+
+def backend_name(value: str) -> str:
+    """argparse type: a registered backend or one of its aliases, read as its own name."""
+    try:
+        return get_backend(value).name
+    except BackendUnavailableError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_backend_option(parser: argparse.ArgumentParser, default: str | None = "local",
+                       help: str = "where the kernel runs") -> None:
+    """``--backend``, its choices read from the backend registry."""
+    names = available_backends()
+    parser.add_argument("--backend", type=backend_name, default=default,
+                        metavar="{" + ",".join(names) + "}",
+                        help=f"{help} (default: {default or 'local'})")
+
+
+def positive_seconds(value: str) -> float:
+    """argparse type: a number of seconds above zero."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
+    return seconds
+
+
+def add_timeout_option(parser: argparse.ArgumentParser) -> None:
+    """``--timeout``: None (the kernel config's, else the one default) unless given."""
+    parser.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
+                        help=f"time limit per cell (default {DEFAULT_CELL_TIMEOUT:g}, or the "
+                             "profile's)")
