@@ -23,6 +23,7 @@ class ScanGate:
 
     ``enabled=False`` is an explicit opt-out. It is logged (a warning the first time in a
     process, then at info level) so it never happens silently; ``reason`` says why in the log.
+    :meth:`for_own_code` is the one unlogged way: for code this package wrote itself.
     """
 
     def __init__(
@@ -38,6 +39,14 @@ class ScanGate:
             _warned = True
             log.log(level, "security scanning is DISABLED (explicit opt-out)%s",
                     f": {reason}" if reason else "")
+
+    @classmethod
+    def for_own_code(cls) -> ScanGate:
+        """A gate that lets through code this package wrote (a pool's preload imports), which
+        is no user's opt-out and so is not logged as one."""
+        gate = cls.__new__(cls)
+        gate.enabled, gate.policy, gate._scanner, gate._session = False, None, None, None
+        return gate
 
     @property
     def scanner(self) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from deepthinker_nb.errors import ConfigError, KernelError, KernelStartError
+from deepthinker_nb.kernel.gate import ScanGate
 from deepthinker_nb.kernel.session import AsyncKernelSession, KernelSession
 from deepthinker_nb.kernel.sync import register_closer, run_sync, unregister_closer
 
@@ -27,9 +28,17 @@ log = logging.getLogger("deepthinker_nb.pool")
 class AsyncKernelPool:
     """Keeps ``size`` started kernels of one configuration ready.
 
-    ``preload`` runs in each kernel before it is handed out (e.g. ``import pandas, sklearn``),
-    so that cost is paid in the background too. Session keyword arguments (backend, config,
-    data_dirs, scan, policy, output_limit, ...) apply to every kernel of the pool.
+    - ``size``: kernels kept warm; each ``acquire`` hands one out and a fresh one starts.
+    - ``backend``, ``config``: where the kernels run, as for :class:`AsyncKernelSession`.
+    - ``preload``: code run in each kernel before it is handed out (e.g. ``import pandas,
+      sklearn``), so that cost is paid in the background too; it is the pool owner's code,
+      not scanned. ``preload_timeout``: seconds it may take.
+    - ``max_starting``: kernels starting at once (default: the CPUs this process may use).
+    - further keyword arguments (``data_dirs``, ``scan``, ``policy``, ``output_limit``,
+      ``default_timeout``, ...) go to every session; ``workdir`` is refused, since each
+      kernel gets a fresh working dir of its own.
+
+    A released kernel is shut down, never handed out again: no state leaks between users.
 
     Starting a kernel is CPU-bound, so the first one starts alone: it is ready as soon as
     possible instead of all of them late. After that, at most ``max_starting`` start at once
@@ -78,7 +87,7 @@ class AsyncKernelPool:
         self._started = False
         self._had_ready = False  # the first kernel starts alone
         # Validate the configuration once, now, rather than in every background start.
-        AsyncKernelSession(backend, config, scan=False, **self._validation_kwargs())
+        AsyncKernelSession(backend, config, **self._validation_kwargs())
 
     def _validation_kwargs(self) -> dict[str, Any]:
         return {k: v for k, v in self.session_kwargs.items() if k not in ("scan", "scanner")}
@@ -164,12 +173,8 @@ class AsyncKernelPool:
 
     async def _preload(self, session: AsyncKernelSession) -> Any:
         # Preload code comes from the pool's owner, not from generated code: it is not scanned.
-        gate = session.gate
-        session.gate = type(gate)(enabled=False, reason="pool preload code")
-        try:
-            return await session.execute(self.preload, timeout=self.preload_timeout)
-        finally:
-            session.gate = gate
+        return await session.execute(self.preload, timeout=self.preload_timeout,
+                                     gate=ScanGate.for_own_code())
 
     async def acquire(self, timeout: float | None = None) -> AsyncKernelSession:
         """A ready kernel, at once when one is warm; otherwise the next one to come up."""
