@@ -9,7 +9,6 @@ with :func:`load_and_split` from the source file, the seed and the ratio in the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import pandas as pd
 
 from deepthinker_nb.config import DataConfig
 from deepthinker_nb.errors import DeepThinkerError
+from deepthinker_nb.report.manifest import file_sha256
 
 MIN_ROWS = 20
 ROW_ID = "row_id"
@@ -169,14 +169,6 @@ def profile_frame(
 
 
 # -- load and validate ---------------------------------------------------------------------------
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_table(path: str | Path) -> pd.DataFrame:
     """Read CSV, JSON (records or lines) or Parquet, or raise a DataError that says what to do."""
     path = Path(path)

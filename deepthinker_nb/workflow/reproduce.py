@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from deepthinker_nb.config import DataConfig
+from deepthinker_nb.kernel.pool import KernelPool
+from deepthinker_nb.notebook.execute import NotebookRun
+from deepthinker_nb.report.manifest import file_sha256, read_manifest
+from deepthinker_nb.report.reproduce import ReproduceResult, reproduce
 from deepthinker_nb.untrusted import unlink_untrusted
-from deepthinker_nb.workflow.data import DataError, file_sha256, load_and_split
+from deepthinker_nb.workflow.data import DataError, load_and_split
 from deepthinker_nb.workflow.metrics import MetricComputer, PredictionError
 
 METRICS_FN = "deepthinker_nb.workflow.reproduce:host_metrics"
@@ -22,8 +25,6 @@ RUN_PREDICTIONS = Path("work") / "run" / "predictions.csv"
 
 
 def _computer(run_dir: Path) -> MetricComputer:
-    from deepthinker_nb.report import read_manifest
-
     manifest = read_manifest(run_dir)
     settings = manifest["data_config"]
     source = Path(settings["data_path"])
@@ -38,7 +39,7 @@ def _computer(run_dir: Path) -> MetricComputer:
     return MetricComputer(split.task_type, split.test_labels, split.classes)
 
 
-def host_metrics(run: Any, run_dir: str | os.PathLike[str]) -> dict[str, float]:
+def host_metrics(run: NotebookRun, run_dir: str | os.PathLike[str]) -> dict[str, float]:
     """Metrics of the predictions a re-executed ``run.ipynb`` wrote ({} when it failed)."""
     if getattr(run, "status", "ok") != "ok":
         return {}
@@ -50,10 +51,9 @@ def host_metrics(run: Any, run_dir: str | os.PathLike[str]) -> dict[str, float]:
         return {}
 
 
-def reproduce_run(run_dir: str | os.PathLike[str], *, pool: Any = None) -> Any:
+def reproduce_run(run_dir: str | os.PathLike[str], *,
+                  pool: KernelPool | None = None) -> ReproduceResult:
     """``deepthinker_nb.report.reproduce`` with the workflow's host-side metrics."""
-    from deepthinker_nb.report import reproduce
-
     run_path = Path(run_dir)
     _computer(run_path)  # fail now, clearly, if the labels cannot be re-derived
     # The re-run must write its own predictions (whatever is there, even a link, goes).
