@@ -8,30 +8,40 @@ retries, error capture) and each kernel execution is a papermill notebook in the
       work/              PREDICTIONS_PATH of every execution (NN/, simulation/<name>/, run/)
       research.ipynb     reconnaissance cells as executed in the kernel
       iterations/NN.ipynb
-      simulation/<name>.ipynb
+      simulation.ipynb   the best code under each scenario, one section each
       run.ipynb          the whole run, re-executed end to end by papermill
       report.html        nbconvert export of run.ipynb
       manifest.json      written at the start ("incomplete"), after every iteration, at the end
 
 The test labels are never written anywhere: they live in this process's memory (``SplitData``).
+
+What the phases lean on lives next door: the notebooks and their cells in
+:mod:`~deepthinker_nb.workflow.notebooks`, the manifest in
+:mod:`~deepthinker_nb.workflow.manifest`, the kernels in
+:mod:`~deepthinker_nb.workflow.placement`. A run's state is a :class:`RunState`, made by each
+``run()``: one runner can run again.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import nbformat
+from nbformat import NotebookNode
 
-from deepthinker_nb.config import DataConfig, IterationConfig, LocalConfig
+from deepthinker_nb.config import DataConfig, DockerConfig, IterationConfig
 from deepthinker_nb.errors import ConfigError
-from deepthinker_nb.kernel.backend import get_backend
+from deepthinker_nb.notebook.execute import NotebookRun
+from deepthinker_nb.report.html import export_html
+from deepthinker_nb.report.reproduce import compare_metrics
+from deepthinker_nb.scanner.policy import ScanPolicy
 from deepthinker_nb.untrusted import UntrustedFileError, make_untrusted_dir
 from deepthinker_nb.workflow.councils import Councils
 from deepthinker_nb.workflow.councils.base import (
@@ -51,6 +61,7 @@ from deepthinker_nb.workflow.data import (
     load_and_validate,
     write_split_files,
 )
+from deepthinker_nb.workflow.manifest import RunManifest, initial_fields
 from deepthinker_nb.workflow.metrics import (
     PRIMARY_METRIC,
     MetricComputer,
@@ -58,29 +69,91 @@ from deepthinker_nb.workflow.metrics import (
     PredictionError,
     blend_score,
 )
-from deepthinker_nb.workflow.result import IterationRecord, ProgressEvent, WorkflowResult
-from deepthinker_nb.workflow.scenarios import apply_scenario
-from deepthinker_nb.workflow.steps import StepExecutor, StepRecord
-
-PRELOAD = (
-    "import numpy, pandas, sklearn.compose, sklearn.ensemble, sklearn.impute, "
-    "sklearn.linear_model, sklearn.model_selection, sklearn.pipeline, sklearn.preprocessing"
+from deepthinker_nb.workflow.notebooks import (
+    PREDICTIONS_FILE,
+    ScenarioSection,
+    append_host_results,
+    clip,
+    failure_text,
+    iteration_notebook,
+    kernel_parameters,
+    research_notebook,
+    run_notebook,
+    scan_records,
+    section_status,
+    simulation_notebook,
+    tagged_outputs,
 )
-PREDICTIONS_FILE = "predictions.csv"
-FEEDBACK_LIMIT = 4000
-"""Characters of output or traceback a council is shown; the notebook keeps everything."""
+from deepthinker_nb.workflow.placement import (
+    PRELOAD,
+    KernelConfig,
+    KernelPlacement,
+    RunKernels,
+)
+from deepthinker_nb.workflow.result import IterationRecord, ProgressEvent, WorkflowResult
+from deepthinker_nb.workflow.scenarios import ScenarioData, apply_scenario
+from deepthinker_nb.workflow.steps import StepExecutor
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _clip(text: str, limit: int = FEEDBACK_LIMIT) -> str:
-    return text if len(text) <= limit else text[:limit // 2] + "\n...\n" + text[-limit // 2:]
+@dataclass(frozen=True)
+class _Progress:
+    """Sends progress events to a display, with the seconds since the run started."""
+
+    callback: Callable[[ProgressEvent], None] | None
+    started: float
+
+    def __call__(self, phase: str, message: str, **fields: Any) -> None:
+        if self.callback is None:
+            return
+        try:
+            self.callback(ProgressEvent(phase, message,
+                                        elapsed=time.perf_counter() - self.started, **fields))
+        except Exception:
+            pass  # a broken display must not break the run
+
+
+@dataclass
+class RunState:
+    """Everything one run creates and changes. ``WorkflowRunner.run`` makes a new one each
+    time, so the runner itself only holds configuration."""
+
+    run_id: str
+    run_dir: Path
+    objective: str
+    steps: StepExecutor
+    emit: _Progress
+    split: SplitData
+    computer: MetricComputer
+    """Scores predictions against the held-out labels (host memory only)."""
+    result: WorkflowResult
+    manifest: RunManifest
+    kernels: RunKernels
+    research_cells: list[str] = field(default_factory=list)
+    """The research cells run.ipynb repeats (none when the research notebook failed)."""
+
+    @property
+    def started(self) -> float:
+        return self.emit.started
+
+    @property
+    def data_dir(self) -> Path:
+        return self.run_dir / "data"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.run_dir / "work"
 
 
 class WorkflowRunner:
-    """Runs the DeepThinker workflow on one dataset; ``run(objective)`` returns the result."""
+    """Runs the DeepThinker workflow on one dataset; ``run(objective)`` returns the result.
+
+    The runner holds configuration only; each :meth:`run` keeps its state in a new
+    :class:`RunState` and a new run directory, so one runner can run several times.
+    """
 
     def __init__(
         self,
@@ -90,48 +163,96 @@ class WorkflowRunner:
         backend: str | None = None,
         runs_dir: str | Path = "runs",
         run_id: str | None = None,
-        docker_config: Any = None,
+        docker_config: DockerConfig | None = None,
         pool_size: int = 1,
         progress: Callable[[ProgressEvent], None] | None = None,
         *,
-        kernel_config: Any = None,
+        kernel_config: KernelConfig | None = None,
         metric_weight: float = 1.0,
         scan: bool = True,
-        policy: Any = None,
+        policy: ScanPolicy | None = None,
         simulate: bool = True,
         report: bool = True,
     ) -> None:
+        """Check and keep the configuration; nothing starts before :meth:`run`.
+
+        Args:
+            data_config: the dataset, task, split, seed, per-cell timeout and (by default) the
+                kernel backend.
+            iteration_config: the coding loop's stopping rule (max iterations, quality
+                threshold, patience, minimum improvement); default ``IterationConfig()``.
+            councils: the planner, researcher, coder, evaluator and simulator, as
+                :class:`Councils` or a dict of some of them; the offline councils fill in.
+            backend: the kernel backend name (``local``, ``docker``, or the ``subprocess``
+                alias); default ``data_config.backend``.
+            runs_dir: where run directories are created (``<runs_dir>/<run-id>/``).
+            run_id: the run directory's name; default a timestamp plus a random suffix. A run
+                dir that already holds a run is refused, so a fixed ``run_id`` runs once.
+            docker_config: the Docker kernels' configuration; default
+                ``data_config.docker_config``.
+            pool_size: warm kernels kept ready when the backend pools its kernels (local);
+                two or more also run the simulation and run.ipynb side by side.
+            progress: called with a :class:`ProgressEvent` at each step (errors it raises
+                are ignored).
+            kernel_config: the kernels' configuration (``LocalConfig`` or ``DockerConfig``);
+                default ``docker_config`` for Docker, the backend's default otherwise.
+            metric_weight: the held-out metric's share of an iteration's score, 0..1; the
+                evaluator council's score has the rest.
+            scan: scan every cell with the security scanner before it runs.
+            policy: the scanner's base policy; each notebook gets it narrowed to read the run's
+                data dir and write only its own work dir. Default: the coder policy.
+            simulate: re-run the best code on host-perturbed copies of the data.
+            report: export run.ipynb to report.html.
+        """
         if not isinstance(data_config, DataConfig):
             raise ConfigError("WorkflowRunner: data_config must be a DataConfig")
         self.data_config = data_config
         self.iteration_config = iteration_config or IterationConfig()
         self.councils = Councils.coerce(councils)
-        # The registry knows the backends (and the "subprocess" alias); no list here.
-        self.backend = get_backend(backend or data_config.backend).name
-        self.docker_config = docker_config or data_config.docker_config
-        self.kernel_config = kernel_config if kernel_config is not None else (
-            self.docker_config if self.backend == "docker" else None)
+        self.placement = KernelPlacement(
+            backend or data_config.backend, kernel_config,
+            docker_config=docker_config or data_config.docker_config, pool_size=pool_size,
+            scan=scan, policy=policy, timeout=data_config.execution_timeout)
         self.runs_dir = Path(runs_dir)
         self.run_id = run_id
-        self.pool_size = pool_size
         self.progress = progress
         if not 0.0 <= metric_weight <= 1.0:
             raise ConfigError("metric_weight: must be between 0 and 1")
         self.metric_weight = metric_weight
-        self.scan = scan
-        self.policy = policy
         self.simulate = simulate
         self.report = report
+        self._last_run_dir: Path | None = None
+
+    @property
+    def backend(self) -> str:
+        """The kernel backend's registered name."""
+        return self.placement.backend
+
+    @property
+    def kernel_config(self) -> KernelConfig | None:
+        return self.placement.kernel_config
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The directory of the latest run this runner started (``None`` before any); also
+        set when that run raised."""
+        return self._last_run_dir
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self, objective: str) -> WorkflowResult:
+        """Run the whole workflow for ``objective`` (what the model should achieve, in words)
+        in a new run directory, and return its result.
+
+        Raises ``ConfigError`` for an empty objective or a ``run_id`` whose directory already
+        holds a run, ``DataError`` for a dataset that cannot be used (before any directory or
+        kernel exists); a run that fails later leaves a manifest saying so. An iteration's
+        failure is no error: it is recorded and the loop goes on.
+        """
         if not isinstance(objective, str) or not objective.strip():
             raise ConfigError("objective: describe what the model should achieve")
-        started = time.perf_counter()
+        emit = _Progress(self.progress, time.perf_counter())
         _warm_host_imports()
         steps = StepExecutor()
-        self._steps = steps
-        self._started = started
         # Data first: a bad dataset is a clear error before any directory or kernel exists.
         validated = steps.run("data", "load and validate", load_and_validate, self.data_config,
                               raise_errors=True).result
@@ -142,111 +263,103 @@ class WorkflowRunner:
             raise ConfigError(f"run dir {run_dir} already holds a run; choose another run_id")
         for sub in ("data", "work", "iterations"):
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
-        self.run_dir = run_dir
+        self._last_run_dir = run_dir
         # Kernels warm up in the background while the host splits the data and plans.
-        pool = None
+        kernels = None
         try:
-            pool = self._start_pool(run_dir)
+            kernels = self._start_kernels(run_dir, steps, emit)
             split = steps.run("data", "split", load_and_split, self.data_config, validated,
                               raise_errors=True).result
         except BaseException as exc:
-            if pool is not None:
-                pool.close()
-            from deepthinker_nb.report import write_manifest
-
-            write_manifest(run_dir, {"run_id": run_id, "status": "failed", "objective": objective,
-                                     "error": f"{type(exc).__name__}: {exc}",
-                                     "steps": [r.to_dict() for r in steps.records]})
+            if kernels is not None:
+                kernels.close()
+            RunManifest(run_dir).write(
+                run_id=run_id, status="failed", objective=objective,
+                error=f"{type(exc).__name__}: {exc}",
+                steps=[r.to_dict() for r in steps.records])
             raise
-        self.split = split
-        self.computer = MetricComputer(split.task_type, split.test_labels, split.classes)
-        split.write(run_dir / "data")
         result = WorkflowResult(run_id, run_dir, "incomplete", objective)
-        self.result = result
-        self._manifest = self._initial_manifest(run_id, objective, split)
-        self._write_manifest()
-        self._emit("data", f"{split.profile.n_train} training rows, {split.profile.n_test} "
-                   f"held-out test rows; run dir {run_dir}")
+        state = RunState(
+            run_id, run_dir, objective, steps, emit, split,
+            MetricComputer(split.task_type, split.test_labels, split.classes), result,
+            RunManifest(run_dir, self._initial_manifest(run_id, run_dir, objective, split)),
+            kernels)
 
         try:
-            result.plan = self._planning(objective, split)
-            result.research = self._research(pool, result.plan, split)
-            self._coding_loop(pool, objective, result, split)
+            split.write(state.data_dir)
+            self._save(state)
+            emit("data", f"{split.profile.n_train} training rows, {split.profile.n_test} "
+                 f"held-out test rows; run dir {run_dir}")
+            result.plan = self._planning(state)
+            result.research = self._research(state)
+            self._coding_loop(state)
             # Only the simulation and run.ipynb are left: warm no kernel beyond those.
-            pool.expect(self._notebooks_left(0, result.best is not None))
+            state.kernels.expect(self._notebooks_left(0, result.best is not None))
             if result.best is not None:
-                self._simulate_and_record(pool, result, split)
+                self._simulate_and_record(state)
             result.status = "complete" if result.best is not None else "failed"
-        except BaseException as exc:
-            if isinstance(exc, Exception):
-                self._manifest["status"] = "failed"
-                self._manifest["error"] = f"{type(exc).__name__}: {exc}"
-                self._finish_manifest(result, final=False)
+        except Exception as exc:  # an interrupt leaves the manifest "incomplete"
+            state.manifest.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+            self._finish_manifest(state, final=False)
             raise
         finally:
-            pool.close()
+            state.kernels.close()
         if self.report and result.run_notebook is not None:
-            self._report(result)
-        result.wall_time = time.perf_counter() - started
+            self._report(state)
+        result.wall_time = time.perf_counter() - state.started
         result.timings = steps.phase_timings()
-        self._finish_manifest(result, final=True)
-        self._emit("done", f"{result.status}: best iteration {result.best_iteration}, score "
-                   f"{result.quality_score:.2f}", best_score=result.quality_score)
+        self._finish_manifest(state, final=True)
+        emit("done", f"{result.status}: best iteration {result.best_iteration}, score "
+             f"{result.quality_score:.2f}", best_score=result.quality_score)
         return result
 
     # -- phases ----------------------------------------------------------------------------------
-    def _planning(self, objective: str, split: SplitData) -> Plan:
-        self._emit("planning", "planning from the objective and the data profile")
-        step = self._steps.run("planning", "plan", self.councils.planner.plan, objective,
-                               split.profile, raise_errors=True)
+    def _planning(self, state: RunState) -> Plan:
+        state.emit("planning", "planning from the objective and the data profile")
+        step = state.steps.run("planning", "plan", self.councils.planner.plan, state.objective,
+                               state.split.profile, raise_errors=True)
         plan = step.result
-        self._manifest["plan"] = plan.to_dict()
+        state.manifest.update(plan=plan.to_dict())
         return plan
 
-    def _research(self, pool: Any, plan: Plan, split: SplitData) -> ResearchSummary:
-        from deepthinker_nb.notebook import CellSpec, build_notebook
-
-        self._emit("research", "reconnaissance cells in the kernel")
+    def _research(self, state: RunState) -> ResearchSummary:
+        state.emit("research", "reconnaissance cells in the kernel")
         researcher = self.councils.researcher
-        step = self._steps.run("research", "research cells", researcher.cells, plan, split.profile)
-        cells = step.result if step.ok else []
-        self._research_cells = list(cells or [])
+        plan, profile = state.result.plan, state.split.profile
+        step = state.steps.run("research", "research cells", researcher.cells, plan, profile)
+        state.research_cells = list((step.result if step.ok else None) or [])
         outputs: list[str] = []
         status = "error" if not step.ok else "ok"
-        if cells:
-            nb = build_notebook(
-                [CellSpec("## Research\n\nReconnaissance on the training rows, in the kernel.",
-                          "markdown"), *(CellSpec(c, tags=("research",)) for c in cells)],
-                parameters=self._parameters(self.run_dir / "work" / "research"),
-                kernel_name=self._kernel_name(),
-            )
-            run, _failure = self._execute("research", "research notebook", pool, nb,
-                                          self.run_dir / "research.ipynb",
-                                          self.run_dir / "work" / "research")
-            status = run.status if run is not None else "error"
-            outputs = _tagged_outputs(run.notebook, "research") if run is not None else []
-            self._manifest["research"] = {"status": status, "notebook": "research.ipynb",
-                                          "scan": _scan_records(run)}
+        if state.research_cells:
+            work = state.work_dir / "research"
+            nb = research_notebook(state.research_cells, self._parameters(state, work),
+                                   self.placement.kernel_name)
+            executed, _failure = self._execute(state, "research", "research notebook", nb,
+                                               state.run_dir / "research.ipynb", work)
+            status = executed.status if executed is not None else "error"
+            outputs = (tagged_outputs(executed.notebook, "research") if executed is not None
+                       else [])
+            state.manifest.update(research={"status": status, "notebook": "research.ipynb",
+                                            "scan": scan_records(executed)})
             if status != "ok":
-                self._research_cells = []  # run.ipynb must not stop at a failing recon cell
-        summary_step = self._steps.run("research", "summarise", researcher.summarise, plan,
-                                       split.profile, [_clip(o) for o in outputs])
+                state.research_cells = []  # run.ipynb must not stop at a failing recon cell
+        summary_step = state.steps.run("research", "summarise", researcher.summarise, plan,
+                                       profile, [clip(o) for o in outputs])
         summary = summary_step.result if summary_step.ok else ResearchSummary(
             findings=[f"summary failed: {summary_step.error}"], status="error")
         if status != "ok" and summary.status == "ok":
             summary.status = status
-        self._manifest.setdefault("research", {})["summary"] = summary.to_dict()
+        state.manifest.update_section("research", summary=summary.to_dict())
         return summary
 
-    def _coding_loop(self, pool: Any, objective: str, result: WorkflowResult,
-                     split: SplitData) -> None:
+    def _coding_loop(self, state: RunState) -> None:
         config = self.iteration_config
+        result = state.result
         history: list[Attempt] = []
         best_score = -1.0
         stall = 0
         for index in range(1, config.effective_max_iterations + 1):
-            record = self._iteration(pool, objective, result, split, index, history,
-                                     max(best_score, 0.0))
+            record = self._iteration(state, index, history, max(best_score, 0.0))
             result.iterations.append(record)
             history.append(Attempt(record.index, record.cells, record.model, record.status,
                                    record.error, record.metrics, record.score, record.feedback))
@@ -259,12 +372,10 @@ class WorkflowRunner:
                 stall = 0 if improved else stall + 1
             else:
                 stall += 1
-            self._manifest["iterations"] = [r.to_dict() for r in result.iterations]
-            self._manifest["best_iteration"] = result.best_iteration
-            self._manifest["metrics"] = result.best_metrics
-            self._manifest["quality_score"] = result.quality_score
-            self._write_manifest()
-            self._emit("coding", f"iteration {index}: {record.status}, score {record.score:.2f} "
+            self._save(state, iterations=[r.to_dict() for r in result.iterations],
+                       best_iteration=result.best_iteration, metrics=result.best_metrics,
+                       quality_score=result.quality_score)
+            state.emit("coding", f"iteration {index}: {record.status}, score {record.score:.2f} "
                        f"({record.model})", iteration=index, score=record.score,
                        best_score=result.quality_score, status=record.status)
             if record.ok and record.score >= config.quality_threshold:
@@ -276,17 +387,16 @@ class WorkflowRunner:
             if config.patience is not None and stall >= config.patience:
                 result.stop_reason = f"no improvement in {stall} iterations (patience)"
                 break
-        self._manifest["stop_reason"] = result.stop_reason
+        state.manifest.update(stop_reason=result.stop_reason)
 
-    def _iteration(self, pool: Any, objective: str, result: WorkflowResult, split: SplitData,
-                   index: int, history: list[Attempt], best_score: float) -> IterationRecord:
-        from deepthinker_nb.notebook import CellSpec, build_notebook
-
+    def _iteration(self, state: RunState, index: int, history: list[Attempt],
+                   best_score: float) -> IterationRecord:
         started = time.perf_counter()
-        self._emit("coding", f"iteration {index}: writing code", iteration=index)
-        request = CodeRequest(objective, result.plan, result.research, split.profile, index,
-                              list(history), self.iteration_config.quality_threshold)
-        step = self._steps.run("coding", f"propose {index}", self.councils.coder.propose, request)
+        result = state.result
+        state.emit("coding", f"iteration {index}: writing code", iteration=index)
+        request = CodeRequest(state.objective, result.plan, result.research, state.split.profile,
+                              index, list(history), self.iteration_config.quality_threshold)
+        step = state.steps.run("coding", f"propose {index}", self.councils.coder.propose, request)
         if not step.ok or not isinstance(step.result, CodeProposal) or not step.result.cells:
             error = step.error or "the coder returned no cells"
             return IterationRecord(index, [], "", "", "error", f"coder failed: {error}",
@@ -294,70 +404,80 @@ class WorkflowRunner:
                                    duration=time.perf_counter() - started)
         proposal: CodeProposal = step.result
         cells = [str(c) for c in proposal.cells]
-        work = self.run_dir / "work" / f"{index:02d}"
-        predictions = work / PREDICTIONS_FILE
+        work = state.work_dir / f"{index:02d}"
         try:
-            parameters = self._parameters(work)
+            parameters = self._parameters(state, work)
         except UntrustedFileError as exc:  # an earlier kernel planted something in its place
             return IterationRecord(index, cells, proposal.model, proposal.rationale, "error",
                                    f"work dir refused: {exc}",
                                    feedback=f"The work dir was refused: {exc}",
                                    duration=time.perf_counter() - started)
-        header = f"## Iteration {index}: {proposal.model or 'code'}\n\n{proposal.rationale}"
-        nb = build_notebook(
-            [CellSpec(header, "markdown"), *(CellSpec(c, tags=("model",)) for c in cells)],
-            parameters=parameters,
-            kernel_name=self._kernel_name(),
-            metadata={"deepthinker": {"run_id": self.result.run_id, "iteration": index}},
-        )
-        path = self.run_dir / "iterations" / f"{index:02d}.ipynb"
-        self._emit("coding", f"iteration {index}: running {proposal.model or 'code'}",
+        nb = iteration_notebook(index, proposal, cells, parameters, self.placement.kernel_name,
+                                state.run_id)
+        path = state.run_dir / "iterations" / f"{index:02d}.ipynb"
+        state.emit("coding", f"iteration {index}: running {proposal.model or 'code'}",
                    iteration=index)
-        run, failure = self._execute("coding", f"execute {index}", pool, nb, path, work)
-        status, error, metric_result, stdout = self._outcome(run, failure, predictions,
-                                                             self.computer)
+        executed, failure = self._execute(state, "coding", f"execute {index}", nb, path, work)
+        status, error, metric_result, stdout = self._outcome(
+            state, executed, failure, work / PREDICTIONS_FILE, state.computer)
         metric_score = metric_result.score if metric_result is not None else 0.0
-        evaluation = self._evaluate(objective, result.plan, proposal, index, status, error,
-                                    metric_result, metric_score, stdout, best_score)
+        evaluation = self._evaluate(state, proposal, index, status, error, metric_result,
+                                    metric_score, stdout, best_score)
         score = (blend_score(metric_score, evaluation.score, self.metric_weight)
                  if metric_result is not None else 0.0)
         return IterationRecord(
             index, cells, proposal.model, proposal.rationale, status, error,
             dict(metric_result.metrics) if metric_result else {}, score, metric_score,
-            evaluation.feedback, time.perf_counter() - started, path, _scan_records(run), stdout,
-            tuple(i for i in proposal.diagnostic_cells if isinstance(i, int)),
+            evaluation.feedback, time.perf_counter() - started, path, scan_records(executed),
+            stdout, tuple(i for i in proposal.diagnostic_cells if isinstance(i, int)),
         )
 
-    def _evaluate(self, objective: str, plan: Plan | None, proposal: CodeProposal, index: int,
-                  status: str, error: str | None, metric_result: MetricResult | None,
-                  metric_score: float, stdout: str, best_score: float) -> Evaluation:
-        request = EvaluationRequest(objective, plan, proposal, index, status, error,
-                                    metric_result, metric_score, _clip(stdout), best_score,
+    def _evaluate(self, state: RunState, proposal: CodeProposal, index: int, status: str,
+                  error: str | None, metric_result: MetricResult | None, metric_score: float,
+                  stdout: str, best_score: float) -> Evaluation:
+        request = EvaluationRequest(state.objective, state.result.plan, proposal, index, status,
+                                    error, metric_result, metric_score, clip(stdout), best_score,
                                     self.iteration_config.quality_threshold)
-        step = self._steps.run("evaluation", f"evaluate {index}",
+        step = state.steps.run("evaluation", f"evaluate {index}",
                                self.councils.evaluator.evaluate, request)
         if step.ok and isinstance(step.result, Evaluation):
             return step.result
         return Evaluation(None, f"(evaluator failed: {step.error}) metric score "
                           f"{metric_score:.2f}")
 
-    def _simulation(self, pool: Any, result: WorkflowResult, split: SplitData) -> SimulationReport:
+    def _simulate_and_record(self, state: RunState) -> None:
+        """The simulation and the re-execution of run.ipynb need only the best code: when the
+        placement runs notebooks side by side (a pool of two or more, told that only these two
+        notebooks are left so no kernel is starting for nobody, or a kernel per notebook) they
+        run in two threads; with one pooled kernel the second would wait for a cold start. The
+        simulation's results join run.ipynb afterwards either way, as the host-written
+        markdown they are."""
+        result = state.result
+        if not (self.simulate and self.placement.runs_side_by_side):
+            result.simulation = self._simulation(state) if self.simulate else None
+            run_metrics, metric_result = self._record_run(state)
+            self._finish_run_notebook(state, run_metrics, metric_result)
+            return
+        with ThreadPoolExecutor(2, thread_name_prefix="deepthinker-phase") as phases:
+            simulation = phases.submit(self._simulation, state)
+            recording = phases.submit(self._record_run, state)
+            result.simulation = simulation.result()
+            run_metrics, metric_result = recording.result()
+        self._finish_run_notebook(state, run_metrics, metric_result)
+
+    def _simulation(self, state: RunState) -> SimulationReport:
         """Re-run the best code on host-perturbed copies of the data, one section per scenario
         of ``simulation.ipynb`` (one kernel; a failing section does not stop the next)."""
-        from deepthinker_nb.notebook import CellSpec, build_notebook, parameters_source
-
+        result, split = state.result, state.split
         best = result.best
         assert best is not None
         simulator = self.councils.simulator
         primary = PRIMARY_METRIC[split.task_type]
-        step = self._steps.run("simulation", "scenarios", simulator.scenarios, result.plan,
+        step = state.steps.run("simulation", "scenarios", simulator.scenarios, result.plan,
                                split.profile)
         scenarios = list(step.result or []) if step.ok else []
         outcomes: dict[int, ScenarioResult] = {}
-        sections: list[tuple[int, Any, Any, Path]] = []
-        cells: list[CellSpec] = [CellSpec(
-            "# Simulation\n\nThe best code re-run on copies of the data perturbed on the host; "
-            "the host computes each scenario's metrics.", "markdown")]
+        sections: list[tuple[ScenarioSection, ScenarioData, Path]] = []
         for number, scenario in enumerate(scenarios, 1):
             try:
                 data = apply_scenario(scenario, split, self.data_config.random_seed + number)
@@ -366,55 +486,110 @@ class WorkflowRunner:
                                                   error=f"{type(exc).__name__}: {exc}")
                 continue
             safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in scenario.name)
-            data_dir = self.run_dir / "data" / "scenarios" / safe
+            data_dir = state.data_dir / "scenarios" / safe
             write_split_files(data_dir, data.train, data.test_features)
-            work = self.run_dir / "work" / "simulation" / safe
+            work = state.work_dir / "simulation" / safe
             try:
-                parameters = self._parameters(work, data_dir)
+                parameters = self._parameters(state, work, data_dir)
             except UntrustedFileError as exc:  # a kernel planted something in its place
                 outcomes[number] = ScenarioResult(scenario, "error",
                                                   error=f"work dir refused: {exc}")
                 continue
-            tag = f"scenario-{number}"
-            cells.append(CellSpec(f"## Scenario {number}: {scenario.name}\n\n"
-                                  f"{scenario.description}", "markdown"))
-            cells.append(CellSpec(parameters_source(parameters),
-                                  tags=(tag, "scenario-parameters")))
-            cells += [CellSpec(c, tags=(tag, "model", "raises-exception"))
-                      for i, c in enumerate(best.cells) if i not in best.diagnostic_cells]
-            sections.append((number, scenario, data, work))
-        run = None
+            sections.append((ScenarioSection(number, scenario, parameters), data, work))
+        executed = None
         if sections:
-            self._emit("simulation", f"{len(sections)} scenarios in simulation.ipynb")
-            nb = build_notebook(cells, kernel_name=self._kernel_name())
-            run, _failure = self._execute("simulation", "simulation notebook", pool, nb,
-                                          self.run_dir / "simulation.ipynb",
-                                          self.run_dir / "work" / "simulation")
-        for number, scenario, data, work in sections:
-            status, error = _section_status(run, f"scenario-{number}")
+            state.emit("simulation", f"{len(sections)} scenarios in simulation.ipynb")
+            nb = simulation_notebook([s for s, _, _ in sections], best,
+                                     self.placement.kernel_name)
+            executed, _failure = self._execute(state, "simulation", "simulation notebook", nb,
+                                               state.run_dir / "simulation.ipynb",
+                                               state.work_dir / "simulation")
+        for section, data, work in sections:
+            status, error = section_status(executed, section.tag)
             metric_result = None
             if status == "ok":
                 computer = MetricComputer(split.task_type, data.test_labels, split.classes)
                 try:
                     metric_result = computer.compute(work / PREDICTIONS_FILE,
-                                                     root=self.run_dir / "work")
+                                                     root=state.work_dir)
                 except PredictionError as exc:
                     status, error = "invalid_predictions", str(exc)
             metrics = dict(metric_result.metrics) if metric_result else {}
             delta = (round(metrics[primary] - result.best_metrics[primary], 6)
                      if metric_result is not None else None)
-            outcomes[number] = ScenarioResult(
-                scenario, status, metrics, metric_result.score if metric_result else 0.0, delta,
-                error, len(data.test_labels), "simulation.ipynb")
+            outcomes[section.number] = ScenarioResult(
+                section.scenario, status, metrics,
+                metric_result.score if metric_result else 0.0, delta, error,
+                len(data.test_labels), "simulation.ipynb")
         ordered = [outcomes[n] for n in sorted(outcomes)]
-        step = self._steps.run("simulation", "report", simulator.report, primary,
+        step = state.steps.run("simulation", "report", simulator.report, primary,
                                dict(result.best_metrics), ordered)
         report = step.result if step.ok else SimulationReport(primary, result.best_metrics,
                                                               ordered, f"({step.error})")
-        self._manifest["simulation"] = report.to_dict()
-        self._manifest["simulation"]["scan"] = _scan_records(run)
-        self._write_manifest()
+        self._save(state, simulation={**report.to_dict(), "scan": scan_records(executed)})
         return report
+
+    def _record_run(self, state: RunState) -> tuple[dict[str, float], MetricResult | None]:
+        """Build run.ipynb (plan, research, best code, evaluation) and re-execute it."""
+        state.emit("recording", "re-executing the whole run as run.ipynb")
+        result = state.result
+        work = state.work_dir / "run"
+        try:
+            parameters = self._parameters(state, work)
+        except UntrustedFileError as exc:  # a kernel planted something in its place
+            result.reproduced = False
+            state.manifest.update(
+                run_notebook={"path": None, "status": "error", "error": f"work dir refused: {exc}",
+                              "metrics": {}, "reproduced": False},
+                reproduced=False)
+            return {}, None
+        nb = run_notebook(result, state.split.profile, state.research_cells, parameters,
+                          self.placement.kernel_name)
+        path = state.run_dir / "run.ipynb"
+        executed, failure = self._execute(state, "recording", "run.ipynb", nb, path, work)
+        status, error, metric_result, _ = self._outcome(
+            state, executed, failure, work / PREDICTIONS_FILE, state.computer)
+        run_metrics = dict(metric_result.metrics) if metric_result else {}
+        mismatches = compare_metrics(result.best_metrics, run_metrics) if run_metrics else {
+            "status": (status, error)}
+        result.reproduced = status == "ok" and not mismatches
+        result.run_notebook = path
+        state.manifest.update(
+            run_notebook={
+                "path": "run.ipynb", "status": status, "error": error, "metrics": run_metrics,
+                "reproduced": result.reproduced,
+                "mismatches": {k: list(v) for k, v in mismatches.items()},
+                "scan": scan_records(executed),
+            },
+            reproduced=result.reproduced)
+        return run_metrics, metric_result
+
+    def _finish_run_notebook(self, state: RunState, run_metrics: dict[str, float],
+                             metric_result: MetricResult | None) -> None:
+        """Append what only the host knows (it needs the labels) to the executed run.ipynb."""
+        path = state.run_dir / "run.ipynb"
+        if state.result.run_notebook is not None and path.exists():
+            append_host_results(path, state.result, run_metrics, metric_result)
+
+    def _report(self, state: RunState) -> None:
+        state.emit("report", "exporting report.html")
+        step = state.steps.run("report", "export html", export_html, state.result.run_notebook,
+                               state.run_dir / "report.html")
+        if step.ok:
+            state.result.report_path = Path(step.result)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _start_kernels(self, run_dir: Path, steps: StepExecutor,
+                       emit: _Progress) -> RunKernels:
+        """The run's kernels: a warm pool, started as a step of its own, when the placement
+        pools kernels; otherwise each notebook starts its own kernel later."""
+        expected = self._notebooks_left(self.iteration_config.effective_max_iterations,
+                                        has_best=True, research=True)
+        if not self.placement.poolable:
+            return self.placement.start(run_dir, expected)
+        emit("kernel", f"starting a {self.placement.backend} kernel pool")
+        return steps.run("kernel", "start pool", self.placement.start, run_dir, expected,
+                         raise_errors=True).result
 
     def _notebooks_left(self, iterations: int, has_best: bool, research: bool = False) -> int:
         """At most how many notebooks are still to run, one pooled kernel each: research,
@@ -422,284 +597,69 @@ class WorkflowRunner:
         run.ipynb."""
         return int(research) + iterations + (int(self.simulate) + 1 if has_best else 0)
 
-    def _simulate_and_record(self, pool: Any, result: WorkflowResult, split: SplitData) -> None:
-        """The simulation and the re-execution of run.ipynb need only the best code: with a
-        pool of two or more (told that only these two notebooks are left, so no kernel is
-        starting for nobody) or with Docker they run side by side; with one kernel the second
-        would wait for a cold start. The simulation's results join run.ipynb afterwards either
-        way, as the host-written markdown they are."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        parallel = self.simulate and (self.pool_size >= 2 or self.backend == "docker")
-        if not parallel:
-            result.simulation = self._simulation(pool, result, split) if self.simulate else None
-            run_metrics, metric_result = self._record_run(pool, result, split)
-            self._finish_run_notebook(result, run_metrics, metric_result)
-            return
-        with ThreadPoolExecutor(2, thread_name_prefix="deepthinker-phase") as phases:
-            simulation = (phases.submit(self._simulation, pool, result, split)
-                          if self.simulate else None)
-            recording = phases.submit(self._record_run, pool, result, split)
-            if simulation is not None:
-                result.simulation = simulation.result()
-            run_metrics, metric_result = recording.result()
-        self._finish_run_notebook(result, run_metrics, metric_result)
-
-    def _record_run(self, pool: Any, result: WorkflowResult, split: SplitData
-                    ) -> tuple[dict[str, float], MetricResult | None]:
-        """Build run.ipynb (plan, research, best code, evaluation) and re-execute it."""
-        from deepthinker_nb.notebook import CellSpec, build_notebook
-
-        self._emit("recording", "re-executing the whole run as run.ipynb")
-        best = result.best
-        assert best is not None and result.plan is not None
-        cells: list[CellSpec] = [
-            CellSpec(f"# DeepThinker run `{result.run_id}`\n\n**Objective:** {result.objective}"
-                     f"\n\n### Data\n\n{split.profile.to_markdown()}\n\nThe held-out test labels "
-                     "stay on the host: this notebook sees only the training rows and the test "
-                     "features.", "markdown"),
-            CellSpec(result.plan.to_markdown(), "markdown"),
-        ]
-        if self._research_cells:
-            cells.append(CellSpec("## Research", "markdown"))
-            cells += [CellSpec(c, tags=("research",)) for c in self._research_cells]
-        if result.research is not None:
-            cells.append(CellSpec(result.research.to_markdown(), "markdown"))
-        cells.append(CellSpec(f"## Best code: iteration {best.index} ({best.model})\n\n"
-                              f"{best.rationale}", "markdown"))
-        cells += [CellSpec(c, tags=("model",)) for c in best.cells]
-        cells.append(CellSpec(_evaluation_markdown(result), "markdown"))
-        cells.append(CellSpec(_score_plot_cell(result), tags=("evaluation",)))
-        work = self.run_dir / "work" / "run"
-        try:
-            parameters = self._parameters(work)
-        except UntrustedFileError as exc:  # a kernel planted something in its place
-            self._manifest["run_notebook"] = {"path": None, "status": "error",
-                                              "error": f"work dir refused: {exc}",
-                                              "metrics": {}, "reproduced": False}
-            self._manifest["reproduced"] = result.reproduced = False
-            return {}, None
-        nb = build_notebook(cells, parameters=parameters,
-                            kernel_name=self._kernel_name(),
-                            metadata={"deepthinker": {"run_id": result.run_id}})
-        path = self.run_dir / "run.ipynb"
-        run, failure = self._execute("recording", "run.ipynb", pool, nb, path, work)
-        status, error, metric_result, _ = self._outcome(run, failure, work / PREDICTIONS_FILE,
-                                                        self.computer)
-        run_metrics = dict(metric_result.metrics) if metric_result else {}
-        from deepthinker_nb.report.reproduce import compare_metrics
-
-        mismatches = compare_metrics(result.best_metrics, run_metrics) if run_metrics else {
-            "status": (status, error)}
-        result.reproduced = status == "ok" and not mismatches
-        result.run_notebook = path
-        self._manifest["run_notebook"] = {
-            "path": "run.ipynb", "status": status, "error": error, "metrics": run_metrics,
-            "reproduced": result.reproduced,
-            "mismatches": {k: list(v) for k, v in mismatches.items()},
-            "scan": _scan_records(run),
-        }
-        self._manifest["reproduced"] = result.reproduced
-        return run_metrics, metric_result
-
-    def _finish_run_notebook(self, result: WorkflowResult, run_metrics: dict[str, float],
-                             metric_result: MetricResult | None) -> None:
-        """Append what only the host knows (it needs the labels) to the executed run.ipynb."""
-        from deepthinker_nb.notebook.io import read_notebook, write_notebook
-
-        path = self.run_dir / "run.ipynb"
-        if result.run_notebook is not None and path.exists():
-            executed = read_notebook(path)
-            if result.simulation is not None:
-                executed.cells.append(nbformat.v4.new_markdown_cell(
-                    result.simulation.to_markdown()
-                    + "\n\nEach scenario's cells are in `simulation.ipynb`."))
-            executed.cells.append(_host_evaluation_cell(result, run_metrics, metric_result))
-            executed.metadata.setdefault("deepthinker", {}).update({
-                "run_id": result.run_id, "host_metrics": run_metrics,
-                "loop_best_metrics": result.best_metrics, "reproduced": result.reproduced,
-            })
-            nbformat.validate(executed)
-            write_notebook(executed, path)
-
-    def _report(self, result: WorkflowResult) -> None:
-        from deepthinker_nb.report import export_html
-
-        self._emit("report", "exporting report.html")
-        step = self._steps.run("report", "export html", export_html, result.run_notebook,
-                               self.run_dir / "report.html")
-        if step.ok:
-            result.report_path = Path(step.result)
-
-    # -- helpers ---------------------------------------------------------------------------------
-    def _start_pool(self, run_dir: Path) -> Any:
-        """A warm pool for local kernels. Docker kernels start per notebook instead, with the
-        notebook's own ``work/`` dir mounted read-write (a pooled kernel's working dir is a
-        private temp dir, and the container sees nothing else it could write predictions to)."""
-        from deepthinker_nb.kernel import KernelPool
-
-        if self.backend == "docker":
-            return _NoPool()
-        self._emit("kernel", f"starting a {self.backend} kernel pool")
-
-        # Each notebook writes its predictions under run_dir/work/: the local kernels'
-        # file-system jail must let them, and nothing else outside their own working dirs.
-        work = run_dir / "work"
-        work.mkdir(parents=True, exist_ok=True)
-        config = self.kernel_config or LocalConfig()
-        config = dataclasses.replace(
-            config, extra_write_paths=(*config.extra_write_paths, str(work)))
-
-        def start() -> Any:
-            pool = KernelPool(self.pool_size, self.backend, config, preload=PRELOAD,
-                              data_dirs=[run_dir / "data"], scan=self.scan,
-                              policy=self._scan_policy(work))
-            pool.expect(self._notebooks_left(self.iteration_config.effective_max_iterations,
-                                             has_best=True, research=True))
-            return pool.start()
-
-        return self._steps.run("kernel", "start pool", start, raise_errors=True).result
-
-    def _execute(self, phase: str, name: str, pool: Any, nb: Any, path: Path,
-                 workdir: Path) -> Any:
-        from deepthinker_nb.notebook import execute_notebook
-
-        if isinstance(pool, _NoPool):
-            kernel = {"backend": self.backend, "config": self.kernel_config, "workdir": workdir,
-                      "data_dirs": (self.run_dir / "data",)}
-        else:
-            kernel = {"pool": pool}
-        step: StepRecord = self._steps.run(
-            phase, name, execute_notebook, nb, path, **kernel,
-            timeout=self.data_config.execution_timeout, scan=self.scan,
-            policy=self._scan_policy(workdir))
+    def _execute(self, state: RunState, phase: str, name: str, nb: NotebookNode, path: Path,
+                 workdir: Path) -> tuple[NotebookRun | None, str | None]:
+        """(the executed notebook, None), or (None, why it could not be executed at all)."""
+        step = state.steps.run(phase, name, state.kernels.execute, nb, path, workdir)
         if not step.ok:
             return None, step.error
         return step.result, None
 
-    def _scan_policy(self, workdir: Path) -> Any:
-        """The scanner's file-access policy for one notebook: read the data dir, write only this
-        notebook's own ``work/`` dir (where PREDICTIONS_PATH points), nothing else. The pool's
-        kernels, which serve every notebook of the run, get it for the run's whole ``work/``:
-        the scanner inside them checks what the notebook's gate let through."""
-        from deepthinker_nb.scanner.policy import ScanPolicy
-
-        data = str(self.run_dir / "data")
-        if self.policy is None:
-            return ScanPolicy.coder(work_dir=str(workdir), data_dirs=(data,))
-        return self.policy.with_(work_dir=str(workdir),
-                                 data_dirs=tuple(dict.fromkeys((*self.policy.data_dirs, data))))
-
-    def _outcome(self, run: Any, failure: str | None, predictions: Path,
-                 computer: MetricComputer) -> tuple[str, str | None, MetricResult | None, str]:
+    def _outcome(self, state: RunState, executed: NotebookRun | None, failure: str | None,
+                 predictions: Path, computer: MetricComputer
+                 ) -> tuple[str, str | None, MetricResult | None, str]:
         """(status, error for the coder, host metrics, printed output) of one execution."""
-        if run is None:
+        if executed is None:
             return "error", f"execution failed: {failure}", None, ""
-        stdout = "".join(_tagged_outputs(run.notebook, "model"))
-        if run.status != "ok":
-            return run.status, _failure_text(run, self.data_config.execution_timeout), None, stdout
+        stdout = "".join(tagged_outputs(executed.notebook, "model"))
+        if executed.status != "ok":
+            return (executed.status,
+                    failure_text(executed, self.data_config.execution_timeout), None, stdout)
         try:
-            metric_result = computer.compute(predictions, root=self.run_dir / "work")
+            metric_result = computer.compute(predictions, root=state.work_dir)
         except PredictionError as exc:
             return "invalid_predictions", str(exc), None, stdout
         return "ok", None, metric_result, stdout
 
-    def _parameters(self, work: Path, data_dir: Path | None = None) -> dict[str, Any]:
+    def _parameters(self, state: RunState, work: Path,
+                    data_dir: Path | None = None) -> dict[str, Any]:
+        """The parameters of a notebook working in ``work`` (created here) on ``data_dir``
+        (default: the run's data dir)."""
         # work/ is kernel-writable: a symlink planted where this dir belongs is refused, not
         # followed. No backend needs it world-writable: a Docker kernel runs as the owner of
         # its working dir, or in a private mirror of it (kernel/docker/ownership.py).
-        make_untrusted_dir(work, root=self.run_dir / "work")
-        data_dir = data_dir or self.run_dir / "data"
-        return {
-            "DATA_PATH": str(data_dir / "train.csv"),
-            "TEST_FEATURES_PATH": str(data_dir / "test_features.csv"),
-            "PREDICTIONS_PATH": str(work / PREDICTIONS_FILE),
-            "TARGET": self.split.target,
-            "TASK_TYPE": self.split.task_type,
-            "RANDOM_SEED": self.data_config.random_seed,
-        }
-
-    def _kernel_name(self) -> str:
-        return get_backend(self.backend).kernel_name
-
-    def _describe_backend(self) -> dict[str, Any]:
-        try:
-            return get_backend(self.backend).describe(self.kernel_config)
-        except Exception as exc:  # a manifest must not fail a run
-            return {"backend": self.backend, "describe_error": str(exc)}
-
-    def _emit(self, phase: str, message: str, **fields: Any) -> None:
-        if self.progress is None:
-            return
-        try:
-            self.progress(ProgressEvent(phase, message, elapsed=time.perf_counter()
-                                        - self._started, **fields))
-        except Exception:
-            pass  # a broken display must not break the run
+        make_untrusted_dir(work, root=state.work_dir)
+        return kernel_parameters(state.split, self.data_config.random_seed, work,
+                                 data_dir or state.data_dir)
 
     # -- manifest --------------------------------------------------------------------------------
-    def _initial_manifest(self, run_id: str, objective: str, split: SplitData) -> dict[str, Any]:
-        from deepthinker_nb.report import package_versions
+    def _initial_manifest(self, run_id: str, run_dir: Path, objective: str,
+                          split: SplitData) -> dict[str, Any]:
+        return initial_fields(
+            run_id=run_id, objective=objective, started=_now(), run_dir=run_dir, split=split,
+            data_config=self.data_config, iteration_config=self.iteration_config,
+            councils=self.councils.describe(), metric_weight=self.metric_weight,
+            scan=self.placement.scan, backend=self.placement.backend,
+            kernel=self.placement.describe())
 
-        config = asdict(self.data_config)
-        config["data_path"] = str(split.source)
-        return {
-            "run_id": run_id,
-            "status": "incomplete",
-            "started": _now(),
-            "objective": objective,
-            "data_config": config,
-            "iteration_config": asdict(self.iteration_config),
-            "seeds": {"split": split.seed, "model": self.data_config.random_seed},
-            "dataset": {
-                "path": str(split.source), "sha256": split.dataset_sha256,
-                "target": split.target, "task_type": split.task_type,
-                "n_train": split.profile.n_train, "n_test": split.profile.n_test,
-                "profile": split.profile.to_dict(),
-                "files": {"train": "data/train.csv", "test_features": "data/test_features.csv"},
-                "test_labels": "held in host memory only; re-derived from the source file, "
-                               "seed and test_split_ratio when needed",
-            },
-            "councils": self.councils.describe(),
-            "metric_weight": self.metric_weight,
-            "scan": self.scan,
-            "backend": self.backend,
-            "kernel": self._describe_backend(),
-            "packages": package_versions(),
-            "iterations": [],
-            "best_iteration": None,
-            "metrics": {},
-            "reproduce": {
-                "backend": self.backend, "data_dirs": [str(self.run_dir / "data")],
-                "timeout": self.data_config.execution_timeout,
-                "metrics_fn": "deepthinker_nb.workflow.reproduce:host_metrics",
-                # The re-run's kernel works where PREDICTIONS_PATH points (and the scan gate
-                # lets it write there, nowhere else).
-                "workdir": str(self.run_dir / "work" / "run"),
-            },
-        }
+    def _save(self, state: RunState, **fields: Any) -> Path:
+        """Set ``fields`` and write the manifest, with the timings so far."""
+        return state.manifest.write(**fields, timings=state.steps.phase_timings(),
+                                    updated=_now())
 
-    def _write_manifest(self) -> Path:
-        from deepthinker_nb.report import write_manifest
-
-        self._manifest["timings"] = self._steps.phase_timings()
-        self._manifest["updated"] = _now()
-        return write_manifest(self.run_dir, self._manifest)
-
-    def _finish_manifest(self, result: WorkflowResult, final: bool) -> None:
+    def _finish_manifest(self, state: RunState, final: bool) -> None:
+        result = state.result
         if final:
-            self._manifest["status"] = result.status
-        self._manifest["finished"] = _now()
-        self._manifest["stop_reason"] = result.stop_reason
-        self._manifest["wall_time"] = round(time.perf_counter() - self._started, 4)
-        self._manifest["steps"] = [s.to_dict() for s in self._steps.records]
-        result.manifest_path = self._write_manifest()
+            state.manifest.update(status=result.status)
+        result.manifest_path = self._save(
+            state, finished=_now(), stop_reason=result.stop_reason,
+            wall_time=round(time.perf_counter() - state.started, 4),
+            steps=[s.to_dict() for s in state.steps.records])
 
 
 def _warm_host_imports() -> None:
     """Import scikit-learn (the split and the metrics need it) in the background while the
     main thread reads and validates the data and the kernels start: about a second saved."""
-    import threading
 
     def warm() -> None:
         try:
@@ -709,124 +669,6 @@ def _warm_host_imports() -> None:
             pass
 
     threading.Thread(target=warm, name="deepthinker-imports", daemon=True).start()
-
-
-class _NoPool:
-    """Stands in for a pool when every notebook starts its own kernel (Docker)."""
-
-    def expect(self, remaining: int | None) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-# -- notebook helpers ------------------------------------------------------------------------------
-def _tagged_outputs(nb: Any, tag: str) -> list[str]:
-    texts = []
-    for cell in getattr(nb, "cells", []):
-        if cell.cell_type != "code" or tag not in cell.get("metadata", {}).get("tags", []):
-            continue
-        parts = []
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream":
-                parts.append(str(output.get("text", "")))
-            elif "text/plain" in output.get("data", {}):
-                parts.append(str(output["data"]["text/plain"]) + "\n")
-        texts.append("".join(parts))
-    return texts
-
-
-def _section_status(run: Any, tag: str) -> tuple[str, str | None]:
-    """How the cells tagged ``tag`` ended: ok, the first failure, or ``skipped``."""
-    if run is None:
-        return "error", "the simulation notebook could not be executed"
-    tagged = [c for c in run.notebook.cells
-              if c.cell_type == "code" and tag in c.get("metadata", {}).get("tags", [])]
-    for cell in tagged:
-        status = cell.get("metadata", {}).get("deepthinker", {}).get("status")
-        if status is None:
-            return "skipped", "an earlier section stopped the notebook"
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-        if status != "ok" or errors:
-            detail = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else status
-            return (status if status != "ok" else "error"), detail
-    return "ok", None
-
-
-def _scan_records(run: Any) -> list[dict[str, Any]]:
-    if run is None:
-        return []
-    return [{"cell": c.index, "status": c.status, "verdict": c.verdict,
-             "findings": c.scan.get("findings", [])} for c in run.cells]
-
-
-def _failure_text(run: Any, timeout: float) -> str:
-    cell = run.failed_cell
-    where = f"cell {run.failed_cell_index}" if run.failed_cell_index is not None else "a cell"
-    if run.status == "timeout":
-        return f"{where} exceeded the time limit of {timeout:g}s and was stopped"
-    if run.status == "died":
-        detail = f": {run.error}" if run.error else ""
-        return f"the kernel died while running {where}{detail} (memory, os._exit or a crash)"
-    if run.status == "blocked":
-        findings = (cell.scan.get("findings", []) if cell is not None else [])
-        text = "; ".join(f"{f.get('rule_id', '?')}: {f.get('message', '')}"
-                         for f in findings if isinstance(f, dict)) or str(run.error or "")
-        return f"the security scanner blocked {where}: {text}"
-    error = run.error
-    if error is None:
-        return f"{where} failed"
-    tail = "\n".join(error.traceback[-12:]) if error.traceback else ""
-    return _clip(f"{where} raised {error.ename}: {error.evalue}\n{tail}".strip())
-
-
-def _evaluation_markdown(result: WorkflowResult) -> str:
-    rows = ["| iteration | model | status | score | metrics |", "|---|---|---|---|---|"]
-    for r in result.iterations:
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in r.metrics.items()) or (
-            (r.error or "").splitlines()[0][:80] if r.error else "")
-        mark = " **(best)**" if r.index == result.best_iteration else ""
-        rows.append(f"| {r.index}{mark} | {r.model} | {r.status} | {r.score:.2f} | {metrics} |")
-    return ("## Evaluation\n\nHeld-out metrics computed on the host from each iteration's "
-            f"predictions (stop: {result.stop_reason}).\n\n" + "\n".join(rows))
-
-
-def _host_evaluation_cell(result: WorkflowResult, run_metrics: dict[str, float],
-                          metric_result: MetricResult | None) -> Any:
-    lines = ["## Reproduction check (host)", "",
-             "Metrics of the predictions written by this notebook, computed on the host:", ""]
-    lines += [f"- {k}: {v:.6f}" for k, v in run_metrics.items()] or ["- (no valid predictions)"]
-    lines += ["", f"Equal to the coding loop's best iteration ({result.best_iteration}): "
-              f"**{'yes' if result.reproduced else 'no'}**."]
-    confusion = metric_result.confusion if metric_result is not None else {}
-    if confusion:
-        labels = confusion["labels"]
-        lines += ["", "Confusion matrix on the held-out rows (rows: true, columns: predicted):",
-                  "", "| true \\ predicted | " + " | ".join(map(str, labels)) + " |",
-                  "|---" * (len(labels) + 1) + "|"]
-        lines += [f"| **{label}** | " + " | ".join(str(v) for v in row) + " |"
-                  for label, row in zip(labels, confusion["matrix"], strict=True)]
-    return nbformat.v4.new_markdown_cell("\n".join(lines))
-
-
-def _score_plot_cell(result: WorkflowResult) -> str:
-    """A kernel cell plotting the host's scores per iteration (numbers only, no labels)."""
-    scores = {r.index: round(r.score, 4) for r in result.iterations}
-    return "\n".join([
-        "# Quality score per iteration (computed on the host during the coding loop).",
-        "import matplotlib.pyplot as plt",
-        "",
-        f"scores = {scores!r}",
-        f"best = {result.best_iteration!r}",
-        "fig, ax = plt.subplots(figsize=(5, 3))",
-        'ax.plot(list(scores), list(scores.values()), "o-")',
-        'ax.plot([best], [scores[best]], "r*", markersize=14, label="best")',
-        'ax.set(xlabel="iteration", ylabel="quality score (0..10)", ylim=(0, 10.2),',
-        '       xticks=list(scores), title="Score per iteration")',
-        "ax.legend()",
-        "plt.show()",
-    ])
 
 
 def run_deepthinker_workflow(
@@ -842,15 +684,33 @@ def run_deepthinker_workflow(
     test_split_ratio: float = 0.2,
     execution_timeout: float = 30.0,
     backend: str = "local",
-    docker_config: Any = None,
+    docker_config: DockerConfig | None = None,
     **runner_kwargs: Any,
 ) -> WorkflowResult:
-    """One call: configure, run, return the result (see :class:`WorkflowRunner`)."""
+    """One call: configure, run, return the result (see :class:`WorkflowRunner`).
+
+    Args:
+        data_path: a CSV, JSON (records or lines) or Parquet file.
+        objective: what the model should achieve, in words.
+        task_type: ``classification`` or ``regression``.
+        target_column: the column to predict; default the last one.
+        max_iterations: at most this many coding iterations.
+        quality_threshold: stop once an iteration scores this (0..10).
+        patience: stop after this many iterations without improvement (``None``: never).
+        random_seed: the split's and the models' seed.
+        test_split_ratio: the held-out share of the rows (0.05..0.5).
+        execution_timeout: seconds per cell.
+        backend: ``docker`` for Docker kernels; any other name runs local kernels.
+        docker_config: the Docker kernels' configuration.
+        **runner_kwargs: passed to :class:`WorkflowRunner` (``councils``, ``runs_dir``,
+            ``run_id``, ``pool_size``, ``progress``, ``kernel_config``, ``metric_weight``,
+            ``scan``, ``policy``, ``simulate``, ``report``).
+    """
     data_config = DataConfig(
         data_path=data_path, task_type=task_type, target_column=target_column,
         test_split_ratio=test_split_ratio, random_seed=random_seed,
         execution_timeout=execution_timeout,
-        execution_backend="docker" if backend == "docker" else "subprocess",
+        execution_backend=KernelPlacement.execution_backend(backend),
         docker_config=docker_config,
     )
     iteration_config = IterationConfig(max_iterations=max_iterations,

@@ -114,3 +114,28 @@ def test_bad_data_fails_before_any_kernel_or_run_dir(tmp_path, write_csv):
     with pytest.raises(DataError, match="at least 2"):
         runner.run("anything")
     assert not (tmp_path / "runs").exists()
+
+
+def test_one_runner_runs_twice_into_two_complete_run_dirs(iris_config, make_runner):
+    """A run's state belongs to the run: the same runner runs again into a new, complete run
+    directory, and nothing of the first run leaks into the second."""
+    runner = make_runner(iris_config, max_iterations=1, simulate=True)
+    first = runner.run("iris, first run")
+    assert runner.run_dir == first.run_dir
+    second = runner.run("iris, second run")
+    assert runner.run_dir == second.run_dir
+    assert first.run_id != second.run_id and first.run_dir != second.run_dir
+    for result, objective in ((first, "iris, first run"), (second, "iris, second run")):
+        manifest = _check_run_dir(result, iris_config)
+        assert manifest["run_id"] == result.run_id == result.run_dir.name
+        assert manifest["objective"] == result.objective == objective
+        assert len(result.iterations) == len(manifest["iterations"]) == 1
+        assert [s["name"] for s in manifest["steps"]].count("plan") == 1
+        assert manifest["simulation"]["results"] and result.simulation is not None
+        assert sorted(p.name for p in (result.run_dir / "iterations").iterdir()) == ["01.ipynb"]
+        assert result.iterations[0].notebook_path.parent.parent == result.run_dir
+        run_nb = nbformat.read(result.run_dir / "run.ipynb", as_version=4)
+        assert run_nb.metadata["deepthinker"]["run_id"] == result.run_id
+        assert str(result.run_dir / "data" / "train.csv") in run_nb.cells[0].source  # parameters
+        assert any(objective in c.source for c in run_nb.cells if c.cell_type == "markdown")
+        assert (result.run_dir / "simulation.ipynb").exists()

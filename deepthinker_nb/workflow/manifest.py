@@ -1,0 +1,120 @@
+"""A run's ``manifest.json``: one dict, changed and written under one lock.
+
+The simulation and the re-execution of run.ipynb run in two threads and both record their
+outcome in the manifest, so every change and every write holds the lock: a write never
+serialises a dict another thread is changing, and the file on disk always holds the latest
+state. Each write is atomic (temp file + ``os.replace``, see
+:func:`deepthinker_nb.report.write_manifest`).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from deepthinker_nb.config import DataConfig, IterationConfig
+from deepthinker_nb.report.manifest import manifest_path, package_versions, write_manifest
+from deepthinker_nb.workflow.data import SplitData
+
+
+class RunManifest:
+    """The manifest of one run in ``run_dir``.
+
+    Values handed to :meth:`update` or :meth:`write` belong to the manifest afterwards: pass
+    fresh values (``record.to_dict()``, ``dict(metrics)``), not objects the caller goes on
+    changing.
+    """
+
+    def __init__(self, run_dir: str | Path, fields: Mapping[str, Any] | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self._fields: dict[str, Any] = dict(fields or {})
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return manifest_path(self.run_dir)
+
+    def update(self, **fields: Any) -> None:
+        """Set top-level keys."""
+        with self._lock:
+            self._fields.update(fields)
+
+    def update_section(self, key: str, **fields: Any) -> None:
+        """Set keys inside the dict at ``key`` (created when missing)."""
+        with self._lock:
+            self._fields.setdefault(key, {}).update(fields)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the whole manifest as it stands."""
+        with self._lock:
+            return copy.deepcopy(self._fields)
+
+    def write(self, **fields: Any) -> Path:
+        """Set ``fields``, then write the manifest atomically; returns its path."""
+        with self._lock:
+            self._fields.update(fields)
+            return write_manifest(self.run_dir, self._fields)
+
+
+def initial_fields(
+    *,
+    run_id: str,
+    objective: str,
+    started: str,
+    run_dir: Path,
+    split: SplitData,
+    data_config: DataConfig,
+    iteration_config: IterationConfig,
+    councils: dict[str, str],
+    metric_weight: float,
+    scan: bool,
+    backend: str,
+    kernel: dict[str, Any],
+) -> dict[str, Any]:
+    """What the manifest says when a run starts (status ``incomplete``): the configuration,
+    the dataset (not its test labels), seeds, councils, backend and package versions, and how
+    ``reproduce`` re-runs run.ipynb."""
+    config = asdict(data_config)
+    config["data_path"] = str(split.source)
+    return {
+        "run_id": run_id,
+        "status": "incomplete",
+        "started": started,
+        "objective": objective,
+        "data_config": config,
+        "iteration_config": asdict(iteration_config),
+        "seeds": {"split": split.seed, "model": data_config.random_seed},
+        "dataset": {
+            "path": str(split.source), "sha256": split.dataset_sha256,
+            "target": split.target, "task_type": split.task_type,
+            "n_train": split.profile.n_train, "n_test": split.profile.n_test,
+            "profile": split.profile.to_dict(),
+            "files": {"train": "data/train.csv", "test_features": "data/test_features.csv"},
+            "test_labels": "held in host memory only; re-derived from the source file, "
+                           "seed and test_split_ratio when needed",
+        },
+        "councils": councils,
+        "metric_weight": metric_weight,
+        "scan": scan,
+        "backend": backend,
+        "kernel": kernel,
+        "packages": package_versions(),
+        "iterations": [],
+        "best_iteration": None,
+        "metrics": {},
+        "reproduce": {
+            "backend": backend, "data_dirs": [str(run_dir / "data")],
+            "timeout": data_config.execution_timeout,
+            "metrics_fn": "deepthinker_nb.workflow.reproduce:host_metrics",
+            # The re-run's kernel works where PREDICTIONS_PATH points (and the scan gate
+            # lets it write there, nowhere else).
+            "workdir": str(run_dir / "work" / "run"),
+        },
+    }
+
+
+__all__ = ["RunManifest", "initial_fields"]

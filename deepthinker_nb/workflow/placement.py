@@ -1,0 +1,168 @@
+"""Where a run's notebooks execute: the backend, a warm pool or a kernel per notebook, the preload,
+and each notebook's file-access policy.
+
+The workflow asks this module questions (``poolable``, ``runs_side_by_side``, ``kernel_name``)
+instead of testing backend names itself; the few backend-name checks live here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+
+from deepthinker_nb.config import DockerConfig, LocalConfig
+from deepthinker_nb.kernel.backend import get_backend
+from deepthinker_nb.kernel.pool import KernelPool
+from deepthinker_nb.notebook.execute import NotebookRun, execute_notebook
+from deepthinker_nb.scanner.policy import ScanPolicy
+
+PRELOAD = (
+    "import numpy, pandas, sklearn.compose, sklearn.ensemble, sklearn.impute, "
+    "sklearn.linear_model, sklearn.model_selection, sklearn.pipeline, sklearn.preprocessing"
+)
+"""Run in each pooled kernel before it is handed out, so the imports cost nothing later."""
+
+KernelConfig = LocalConfig | DockerConfig
+
+
+class KernelPlacement:
+    """How a runner places its notebooks on kernels; the same for every run of the runner.
+
+    ``backend``: a registered backend name (or the ``subprocess`` alias). ``kernel_config``:
+    the kernels' configuration; ``None`` takes :meth:`default_kernel_config`. ``docker_config``:
+    the Docker configuration from the :class:`~deepthinker_nb.config.DataConfig`.
+    ``pool_size``: warm kernels kept ready when the backend is :attr:`poolable`. ``scan``:
+    scan every cell before it runs. ``policy``: the scanner's base policy (``None``: the coder
+    policy); each notebook gets it narrowed to its own work dir. ``timeout``: seconds per cell.
+    """
+
+    def __init__(
+        self,
+        backend: str,
+        kernel_config: KernelConfig | None = None,
+        *,
+        docker_config: DockerConfig | None = None,
+        pool_size: int = 1,
+        scan: bool = True,
+        policy: ScanPolicy | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        # The registry knows the backends (and the "subprocess" alias); no list here.
+        self.backend = get_backend(backend).name
+        self.docker_config = docker_config
+        self.kernel_config = (kernel_config if kernel_config is not None
+                              else self.default_kernel_config())
+        self.pool_size = pool_size
+        self.scan = scan
+        self.policy = policy
+        self.timeout = timeout
+
+    # -- what the backend allows (the backend-name checks) ----------------------------------------
+    def default_kernel_config(self) -> KernelConfig | None:
+        """The kernels' configuration when none is given: the data config's Docker
+        configuration for Docker kernels, the backend's default otherwise."""
+        return self.docker_config if self.backend == "docker" else None
+
+    @property
+    def poolable(self) -> bool:
+        """Whether the run's notebooks share a warm pool. Docker kernels start per notebook
+        instead, with the notebook's own ``work/`` dir mounted read-write (a pooled kernel's
+        working dir is a private temp dir, and the container sees nothing else it could write
+        predictions to)."""
+        return self.backend != "docker"
+
+    @property
+    def runs_side_by_side(self) -> bool:
+        """Whether two notebooks can run at once without one waiting for a cold start: a pool of
+        two or more, or a kernel of its own for each notebook."""
+        return self.pool_size >= 2 or not self.poolable
+
+    @staticmethod
+    def execution_backend(backend: str) -> str:
+        """The :class:`~deepthinker_nb.config.DataConfig` ``execution_backend`` for a backend
+        name given to :func:`~deepthinker_nb.workflow.run_deepthinker_workflow`."""
+        return "docker" if backend == "docker" else "subprocess"
+
+    # -- description -------------------------------------------------------------------------------
+    @property
+    def kernel_name(self) -> str:
+        """The kernelspec name a notebook records, so Jupyter tools open it on this backend."""
+        return get_backend(self.backend).kernel_name
+
+    def describe(self) -> dict[str, Any]:
+        """The backend's description of its kernels, for the manifest (never raises)."""
+        try:
+            return get_backend(self.backend).describe(self.kernel_config)
+        except Exception as exc:  # a manifest must not fail a run
+            return {"backend": self.backend, "describe_error": str(exc)}
+
+    # -- kernels for a run -------------------------------------------------------------------------
+    def scan_policy(self, run_dir: Path, workdir: Path) -> ScanPolicy:
+        """The scanner's file-access policy for one notebook: read the data dir, write only this
+        notebook's own ``work/`` dir (where PREDICTIONS_PATH points), nothing else. The pool's
+        kernels, which serve every notebook of the run, get it for the run's whole ``work/``:
+        the scanner inside them checks what the notebook's gate let through."""
+        data = str(run_dir / "data")
+        if self.policy is None:
+            return ScanPolicy.coder(work_dir=str(workdir), data_dirs=(data,))
+        return self.policy.with_(work_dir=str(workdir),
+                                 data_dirs=tuple(dict.fromkeys((*self.policy.data_dirs, data))))
+
+    def start(self, run_dir: Path, expected: int) -> RunKernels:
+        """The kernels of the run in ``run_dir``. When :attr:`poolable`, a pool starts warming
+        up in the background, told that at most ``expected`` notebooks will take a kernel;
+        otherwise each notebook starts its own kernel and nothing starts now."""
+        if not self.poolable:
+            return RunKernels(self, run_dir, None)
+        # Each notebook writes its predictions under run_dir/work/: the local kernels'
+        # file-system jail must let them, and nothing else outside their own working dirs.
+        work = run_dir / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        config = self.kernel_config or LocalConfig()
+        config = dataclasses.replace(
+            config, extra_write_paths=(*config.extra_write_paths, str(work)))
+        pool = KernelPool(self.pool_size, self.backend, config, preload=PRELOAD,
+                          data_dirs=[run_dir / "data"], scan=self.scan,
+                          policy=self.scan_policy(run_dir, work))
+        pool.expect(expected)
+        return RunKernels(self, run_dir, pool.start())
+
+
+class RunKernels:
+    """The kernels of one run: a started warm pool, or none (a fresh kernel per notebook).
+    Safe to use from two threads (the pool hands each caller its own kernel)."""
+
+    def __init__(self, placement: KernelPlacement, run_dir: Path,
+                 pool: KernelPool | None) -> None:
+        self.placement = placement
+        self.run_dir = run_dir
+        self.pool = pool
+
+    def expect(self, remaining: int) -> None:
+        """At most ``remaining`` more notebooks will run: the pool warms no kernel beyond."""
+        if self.pool is not None:
+            self.pool.expect(remaining)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def execute(self, nb: NotebookNode, path: Path, workdir: Path) -> NotebookRun:
+        """Run ``nb`` into ``path`` with papermill; its PREDICTIONS_PATH lies in ``workdir``.
+        Raises when the notebook could not be executed at all (a kernel that did not start)."""
+        placement = self.placement
+        if self.pool is None:
+            kernel: dict[str, Any] = {
+                "backend": placement.backend, "config": placement.kernel_config,
+                "workdir": workdir, "data_dirs": (self.run_dir / "data",)}
+        else:
+            kernel = {"pool": self.pool}
+        return execute_notebook(nb, path, **kernel, timeout=placement.timeout,
+                                scan=placement.scan,
+                                policy=placement.scan_policy(self.run_dir, workdir))
+
+
+__all__ = ["PRELOAD", "KernelConfig", "KernelPlacement", "RunKernels"]
