@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
+import os
 import shutil
 import tempfile
 import time
@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-import zmq.asyncio
 from jupyter_client import AsyncKernelManager
 from jupyter_client.session import Session as JupyterSession
 
@@ -219,9 +218,12 @@ class AsyncKernelSession:
             client.stop_channels()
             raise
         self._client = client
-        self._poller = zmq.asyncio.Poller()
-        self._poller.register(client.iopub_channel.socket, zmq.POLLIN)
-        self._poller.register(client.shell_channel.socket, zmq.POLLIN)
+        iopub, shell = client.iopub_channel.socket, client.shell_channel.socket
+        # Plain views of the two sockets a cell reads: what has arrived is read directly,
+        # without a future, a poller and a queue.Empty per message. Each is paired with its
+        # owner, whose ``closed`` is safe to ask.
+        self._readers = ((iopub, zmq.Socket.shadow(iopub.underlying)),
+                         (shell, zmq.Socket.shadow(shell.underlying)))
 
     async def shutdown(self, now: bool = False) -> None:
         """Stop the kernel and remove what the session created. Safe to call twice.
@@ -379,42 +381,48 @@ class AsyncKernelSession:
 
         Returns ("done", reply), ("timeout", reply so far) or ("died", None).
         """
-        client = self._client
-        iopub, shell = client.iopub_channel.socket, client.shell_channel.socket
+        session = self._client.session
+        (iopub_owner, iopub), (shell_owner, shell) = self._readers
+
+        def still_open() -> None:
+            # The plain views must not touch sockets that were closed meanwhile (a shutdown
+            # while the cell ran, from a callback or another task).
+            if iopub_owner.closed or shell_owner.closed:
+                raise KernelError("the session's kernel was shut down while the cell ran")
+
+        still_open()
         idle = False
-        while reply is None or not idle:
-            wait = LIVENESS_INTERVAL
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return "timeout", reply
-                wait = min(wait, remaining)
-            events = dict(await self._poller.poll(int(wait * 1000) + 1))
-            if not events:
-                if not await self.is_alive():
-                    return "died", None
-                continue
-            if iopub in events:
-                while True:
-                    try:
-                        msg = await client.get_iopub_msg(timeout=0)
-                    except queue.Empty:
+        with _Arrivals(iopub, shell) as arrivals:
+            while True:
+                # What has arrived, a bounded batch at a time: a cell that floods its output
+                # still meets its deadline, and the loop's other work runs in between.
+                for _ in range(_READ_BATCH):
+                    if not iopub.get(_EVENTS) & _POLLIN:
                         break
+                    msg = session.deserialize(session.feed_identities(iopub.recv_multipart())[1])
                     if msg["parent_header"].get("msg_id") != msg_id:
                         continue
                     if msg["header"]["msg_type"] == "status":
                         idle = idle or msg["content"].get("execution_state") == "idle"
                     else:
                         await collector.handle(msg)
-            if shell in events:
-                while True:
-                    try:
-                        msg = await client.get_shell_msg(timeout=0)
-                    except queue.Empty:
-                        break
+                        still_open()
+                while shell.get(_EVENTS) & _POLLIN:
+                    msg = session.deserialize(session.feed_identities(shell.recv_multipart())[1])
                     if msg["parent_header"].get("msg_id") == msg_id:
                         reply = msg
-        return "done", reply
+                if reply is not None and idle:
+                    return "done", reply
+                wait = LIVENESS_INTERVAL
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return "timeout", reply
+                    wait = min(wait, remaining)
+                # Liveness is asked only when nothing came for a while (a wait that timed out).
+                if not await arrivals.wait(wait) and not await self.is_alive():
+                    return "died", None
+                still_open()
 
     @staticmethod
     def _finished(collector: OutputCollector, reply: dict | None) -> CellResult:
@@ -457,6 +465,69 @@ class AsyncKernelSession:
         explain = getattr(provisioner, "death_reason", None)
         reason = explain() if callable(explain) else None
         return reason or "the kernel process ended unexpectedly"
+
+
+_READ_BATCH = 64
+"""IOPub messages read in one go before the deadline is checked and the loop runs again."""
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
+
+
+class _Arrivals:
+    """Wakes a waiting cell when one of its sockets may have a message to read.
+
+    pyzmq's asyncio sockets hold their descriptors' reader slots on the loop, and a
+    ``zmq.asyncio.Poller`` costs a handful of futures, events and timer handles on every wait.
+    This watches duplicates of the descriptors instead, for one cell: a wait is one future and
+    one timer. The descriptor only says "look again": the caller reads ``zmq.EVENTS`` (which
+    re-arms it) until nothing is left before it waits, so no arrival is missed.
+    """
+
+    __slots__ = ("_fds", "_loop", "_waiter")
+
+    def __init__(self, *sockets: zmq.Socket) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._waiter: asyncio.Future[bool] | None = None
+        self._fds: list[int] = []
+        try:
+            for sock in sockets:
+                fd = os.dup(sock.get(zmq.FD))
+                self._fds.append(fd)
+                self._loop.add_reader(fd, self._wake)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> _Arrivals:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for fd in self._fds:
+            self._loop.remove_reader(fd)
+            os.close(fd)
+        self._fds = []
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    async def wait(self, timeout: float) -> bool:
+        """True when a socket may have something, False when ``timeout`` seconds passed."""
+        waiter = self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(timeout, _resolve, waiter, False)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _resolve(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 class KernelSession:

@@ -1,0 +1,76 @@
+"""How a cell's messages are read: directly from the sockets, woken by duplicated descriptors.
+
+These prove the reading keeps its promises (no descriptor left behind, no spinning while a cell
+is quiet, deadlines met during a flood, a shutdown mid-cell is an error and not a crash); they
+never time anything.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from deepthinker_nb import AsyncKernelSession
+from deepthinker_nb.errors import KernelError
+from deepthinker_nb.kernel import session as session_module
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_cells_leave_no_descriptor_behind(session):
+    session.execute("1+1")
+    before = _open_fds()
+    for i in range(20):
+        assert session.execute(f"print({i}); {i}").success
+    assert _open_fds() == before
+
+
+def test_a_quiet_cell_waits_without_spinning(session, monkeypatch):
+    waits = 0
+    original = session_module._Arrivals.wait
+
+    async def counting(self, timeout):  # type: ignore[no-untyped-def]
+        nonlocal waits
+        waits += 1
+        return await original(self, timeout)
+
+    monkeypatch.setattr(session_module._Arrivals, "wait", counting)
+    result = session.execute("import time; time.sleep(1.0)")
+    assert result.success
+    # One wake per message wave and one per LIVENESS_INTERVAL of silence; a descriptor left
+    # readable would wake the loop thousands of times.
+    assert waits < 4 * (1.0 / session_module.LIVENESS_INTERVAL) + 20
+
+
+def test_a_flooding_cell_still_meets_its_deadline(session):
+    result = session.execute("while True:\n    print('x' * 100)", timeout=1.5)
+    assert result.status == "timeout"
+    assert result.stdout.startswith("x" * 100)
+    assert session.execute("1+1").success
+
+
+async def test_messages_of_other_requests_are_not_taken_for_this_cell():
+    # A request sent by hand on the session's own client: its reply and output must not end
+    # (or satisfy) the next cell.
+    async with AsyncKernelSession("local", scan=False) as session:
+        session.client.execute("print('other')")
+        result = await session.execute("print('mine')")
+        assert result.success
+        assert result.stdout == "mine\n"
+
+
+async def test_a_shutdown_while_the_cell_runs_is_an_error_not_a_crash():
+    session = AsyncKernelSession("local", scan=False)
+    await session.start()
+    try:
+        async def stop(_text: str) -> None:
+            await session.shutdown(now=True)
+
+        with pytest.raises(KernelError):
+            await session.execute("print('a', flush=True)\nimport time; time.sleep(5)",
+                                  on_stdout=stop)
+    finally:
+        await session.shutdown(now=True)
