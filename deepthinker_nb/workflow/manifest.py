@@ -74,10 +74,11 @@ def initial_fields(
     scan: bool,
     backend: str,
     kernel: dict[str, Any],
+    timeout: float,
 ) -> dict[str, Any]:
     """What the manifest says when a run starts (status ``incomplete``): the configuration,
     the dataset (not its test labels), seeds, councils, backend and package versions, and how
-    ``reproduce`` re-runs run.ipynb."""
+    ``reproduce`` re-runs run.ipynb (``timeout``: the per-cell limit the run's cells had)."""
     config = asdict(data_config)
     config["data_path"] = str(split.source)
     return {
@@ -108,7 +109,7 @@ def initial_fields(
         "metrics": {},
         "reproduce": {
             "backend": backend, "data_dirs": [str(run_dir / "data")],
-            "timeout": data_config.execution_timeout,
+            "timeout": timeout,
             "metrics_fn": "deepthinker_nb.workflow.reproduce:host_metrics",
             # The re-run's kernel works where PREDICTIONS_PATH points (and the scan gate
             # lets it write there, nowhere else).

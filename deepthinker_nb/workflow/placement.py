@@ -13,7 +13,8 @@ from typing import Any
 
 from nbformat import NotebookNode
 
-from deepthinker_nb.config import DockerConfig, LocalConfig
+from deepthinker_nb.config import DataConfig, DockerConfig, LocalConfig
+from deepthinker_nb.config.limits import cell_timeout
 from deepthinker_nb.kernel.backend import get_backend
 from deepthinker_nb.kernel.pool import KernelPool
 from deepthinker_nb.notebook.execute import NotebookRun, execute_notebook
@@ -32,11 +33,12 @@ class KernelPlacement:
     """How a runner places its notebooks on kernels; the same for every run of the runner.
 
     ``backend``: a registered backend name (or the ``subprocess`` alias). ``kernel_config``:
-    the kernels' configuration; ``None`` takes :meth:`default_kernel_config`. ``docker_config``:
-    the Docker configuration from the :class:`~deepthinker_nb.config.DataConfig`.
-    ``pool_size``: warm kernels kept ready when the backend is :attr:`poolable`. ``scan``:
-    scan every cell before it runs. ``policy``: the scanner's base policy (``None``: the coder
-    policy); each notebook gets it narrowed to its own work dir. ``timeout``: seconds per cell.
+    the kernels' configuration; ``None`` takes :meth:`default_kernel_config`, else
+    ``configured``. ``docker_config``: the seed API's Docker configuration. ``pool_size``: warm
+    kernels kept ready when the backend is :attr:`poolable`. ``scan``: scan every cell before
+    it runs. ``policy``: the scanner's base policy (``None``: the coder policy); each notebook
+    gets it narrowed to its own work dir. ``timeout``: seconds per cell; ``None`` takes the
+    kernel config's ``execution_timeout``, else ``DEFAULT_CELL_TIMEOUT``.
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class KernelPlacement:
         kernel_config: KernelConfig | None = None,
         *,
         docker_config: DockerConfig | None = None,
+        configured: KernelConfig | None = None,
         pool_size: int = 1,
         scan: bool = True,
         policy: ScanPolicy | None = None,
@@ -53,17 +56,39 @@ class KernelPlacement:
         # The registry knows the backends (and the "subprocess" alias); no list here.
         self.backend = get_backend(backend).name
         self.docker_config = docker_config
-        self.kernel_config = (kernel_config if kernel_config is not None
-                              else self.default_kernel_config())
+        self.kernel_config = next((c for c in (kernel_config, self.default_kernel_config(),
+                                                configured) if c is not None), None)
         self.pool_size = pool_size
         self.scan = scan
         self.policy = policy
-        self.timeout = timeout
+        self.timeout = cell_timeout(self.kernel_config, timeout)
+
+    @classmethod
+    def for_workflow(
+        cls,
+        data_config: DataConfig,
+        backend: str | None = None,
+        kernel_config: KernelConfig | None = None,
+        *,
+        docker_config: DockerConfig | None = None,
+        pool_size: int = 1,
+        scan: bool = True,
+        policy: ScanPolicy | None = None,
+    ) -> KernelPlacement:
+        """The placement of a workflow on ``data_config``: its backend unless ``backend`` is
+        given; its kernel config when that is for the same backend and neither
+        ``kernel_config`` nor (for Docker kernels) ``docker_config`` is given; its per-cell
+        timeout (``None``: the kernel config's, else ``DEFAULT_CELL_TIMEOUT``)."""
+        name = get_backend(backend or data_config.backend).name
+        return cls(name, kernel_config, docker_config=docker_config,
+                   configured=data_config.kernel_config if name == data_config.backend else None,
+                   pool_size=pool_size, scan=scan, policy=policy,
+                   timeout=data_config.execution_timeout)
 
     # -- what the backend allows (the backend-name checks) ----------------------------------------
     def default_kernel_config(self) -> KernelConfig | None:
-        """The kernels' configuration when none is given: the data config's Docker
-        configuration for Docker kernels, the backend's default otherwise."""
+        """The kernels' configuration when none is given: ``docker_config`` for Docker kernels,
+        none otherwise."""
         return self.docker_config if self.backend == "docker" else None
 
     @property

@@ -178,7 +178,7 @@ class WorkflowRunner:
 
         Args:
             data_config: the dataset, task, split, seed, per-cell timeout and (by default) the
-                kernel backend.
+                kernel backend and its config.
             iteration_config: the coding loop's stopping rule (max iterations, quality
                 threshold, patience, minimum improvement); default ``IterationConfig()``.
             councils: the planner, researcher, coder, evaluator and simulator, as
@@ -188,14 +188,16 @@ class WorkflowRunner:
             runs_dir: where run directories are created (``<runs_dir>/<run-id>/``).
             run_id: the run directory's name; default a timestamp plus a random suffix. A run
                 dir that already holds a run is refused, so a fixed ``run_id`` runs once.
-            docker_config: the Docker kernels' configuration; default
-                ``data_config.docker_config``.
+            docker_config: the Docker kernels' configuration (the seed API's name for
+                ``kernel_config`` on Docker).
             pool_size: warm kernels kept ready when the backend pools its kernels (local);
                 two or more also run the simulation and run.ipynb side by side.
             progress: called with a :class:`ProgressEvent` at each step (errors it raises
                 are ignored).
             kernel_config: the kernels' configuration (``LocalConfig`` or ``DockerConfig``);
-                default ``docker_config`` for Docker, the backend's default otherwise.
+                default ``docker_config`` for Docker, else ``data_config.kernel_config`` when
+                the backend is the data config's, else the backend's default. Cells time out
+                after ``data_config.execution_timeout``, else this config's, else 60 s.
             metric_weight: the held-out metric's share of an iteration's score, 0..1; the
                 evaluator council's score has the rest.
             scan: scan every cell with the security scanner before it runs.
@@ -209,10 +211,9 @@ class WorkflowRunner:
         self.data_config = data_config
         self.iteration_config = iteration_config or IterationConfig()
         self.councils = Councils.coerce(councils)
-        self.placement = KernelPlacement(
-            backend or data_config.backend, kernel_config,
-            docker_config=docker_config or data_config.docker_config, pool_size=pool_size,
-            scan=scan, policy=policy, timeout=data_config.execution_timeout)
+        self.placement = KernelPlacement.for_workflow(
+            data_config, backend, kernel_config, docker_config=docker_config,
+            pool_size=pool_size, scan=scan, policy=policy)
         self.runs_dir = Path(runs_dir)
         self.run_id = run_id
         self.progress = progress
@@ -614,7 +615,7 @@ class WorkflowRunner:
         stdout = "".join(tagged_outputs(executed.notebook, "model"))
         if executed.status != "ok":
             return (executed.status,
-                    failure_text(executed, self.data_config.execution_timeout), None, stdout)
+                    failure_text(executed, self.placement.timeout), None, stdout)
         try:
             metric_result = computer.compute(predictions, root=state.work_dir)
         except PredictionError as exc:
@@ -640,7 +641,7 @@ class WorkflowRunner:
             data_config=self.data_config, iteration_config=self.iteration_config,
             councils=self.councils.describe(), metric_weight=self.metric_weight,
             scan=self.placement.scan, backend=self.placement.backend,
-            kernel=self.placement.describe())
+            kernel=self.placement.describe(), timeout=self.placement.timeout)
 
     def _save(self, state: RunState, **fields: Any) -> Path:
         """Set ``fields`` and write the manifest, with the timings so far."""

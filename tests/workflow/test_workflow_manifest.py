@@ -1,4 +1,4 @@
-"""The run manifest under concurrent updates, and the kernel placement's answers (no kernels)."""
+"""The run manifest: concurrent updates and writes from several threads lose nothing."""
 
 from __future__ import annotations
 
@@ -6,11 +6,7 @@ import json
 import sys
 import threading
 
-import pytest
-
-from deepthinker_nb.config import DockerConfig
 from deepthinker_nb.workflow.manifest import RunManifest
-from deepthinker_nb.workflow.placement import KernelPlacement
 
 THREADS = 4
 UPDATES = 400
@@ -66,26 +62,3 @@ def test_snapshot_is_a_copy(tmp_path):
     snapshot["research"]["status"] = "changed"
     manifest.update_section("research", summary={"findings": []})
     assert manifest.snapshot() == {"research": {"status": "ok", "summary": {"findings": []}}}
-
-
-@pytest.mark.parametrize("backend, pool_size, poolable, side_by_side", [
-    ("local", 1, True, False),
-    ("local", 2, True, True),
-    ("subprocess", 1, True, False),
-    ("docker", 1, False, True),
-])
-def test_placement_answers(backend, pool_size, poolable, side_by_side):
-    docker_config = DockerConfig()
-    placement = KernelPlacement(backend, docker_config=docker_config, pool_size=pool_size)
-    assert placement.poolable is poolable
-    assert placement.runs_side_by_side is side_by_side
-    # Docker kernels default to the data config's Docker configuration; local ones to theirs.
-    assert (placement.kernel_config is docker_config) is (backend == "docker")
-    assert placement.kernel_name == f"deepthinker-{placement.backend}"
-
-
-def test_placement_narrows_the_scan_policy_to_the_notebook(tmp_path):
-    placement = KernelPlacement("local")
-    policy = placement.scan_policy(tmp_path, tmp_path / "work" / "01")
-    assert policy.work_dir == str(tmp_path / "work" / "01")
-    assert str(tmp_path / "data") in policy.data_dirs
