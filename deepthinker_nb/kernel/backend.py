@@ -33,6 +33,10 @@ class KernelBackend(ABC):
     config_type: ClassVar[type]
     aliases: ClassVar[tuple[str, ...]] = ()
     """Other names this backend answers to (the seed API's ``subprocess`` for ``local``)."""
+    poolable: ClassVar[bool] = False
+    """Whether warm kernels can serve several notebooks that write into one shared dir (see
+    :meth:`with_shared_write`). Otherwise each such notebook gets a kernel started in its own
+    dir, which is always safe."""
 
     def default_config(self) -> Any:
         return self.config_type()
@@ -70,12 +74,13 @@ class KernelBackend(ABC):
             "deepthinker_scan_policy": scan_policy,
         }
 
-    def with_shared_write(self, config: Any, path: Path) -> Any | None:
+    def with_shared_write(self, config: Any, path: Path) -> Any:
         """``config`` widened so that a kernel started with it may also write ``path`` (a
-        run's shared output dir, not its own working dir), or None when this backend's
-        kernels can write their own working dir only. Then a notebook that must write there
-        needs a kernel started in it, and warm kernels cannot be shared across notebooks."""
-        return None
+        run's shared output dir, besides its own working dir). Only for :attr:`poolable`
+        backends; a backend whose kernels can write their own working dir only keeps the
+        default, which refuses."""
+        raise NotImplementedError(f"{self.name} kernels write only their own working dir; "
+                                  "start one per notebook, in the dir it writes to")
 
     def profiles(self) -> dict[str, Any]:
         """Named configs of this backend (``--profile NAME``); none by default."""

@@ -1,21 +1,22 @@
 """Where a run's notebooks execute: the backend, a warm pool or a kernel per notebook, the preload,
 and each notebook's file-access policy.
 
-The workflow asks this module questions (``poolable``, ``runs_side_by_side``, ``kernel_name``)
-instead of testing backend names itself; the few backend-name checks live here.
+The workflow asks this module questions (``poolable``, ``runs_side_by_side``, ``kernel_name``);
+this module asks the backend (:class:`~deepthinker_nb.kernel.backend.KernelBackend`), so no
+backend is named here.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
 
-from deepthinker_nb.config import DataConfig, DockerConfig, LocalConfig
+from deepthinker_nb.config import DataConfig, DockerConfig
 from deepthinker_nb.config.limits import cell_timeout
-from deepthinker_nb.kernel.backend import get_backend
+from deepthinker_nb.errors import ConfigError
+from deepthinker_nb.kernel.backend import KernelBackend, get_backend
 from deepthinker_nb.kernel.pool import KernelPool
 from deepthinker_nb.notebook.execute import NotebookRun, execute_notebook
 from deepthinker_nb.scanner.policy import ScanPolicy
@@ -26,16 +27,19 @@ PRELOAD = (
 )
 """Run in each pooled kernel before it is handed out, so the imports cost nothing later."""
 
-KernelConfig = LocalConfig | DockerConfig
+KernelConfig = Any
+"""A backend's config: an instance of its ``config_type`` (``LocalConfig``, ``DockerConfig``,
+or a plug-in's own); the backend checks it."""
 
 
 class KernelPlacement:
     """How a runner places its notebooks on kernels; the same for every run of the runner.
 
-    ``backend``: a registered backend name (or the ``subprocess`` alias). ``kernel_config``:
-    the kernels' configuration; ``None`` takes :meth:`default_kernel_config`, else
-    ``configured``. ``docker_config``: the seed API's Docker configuration. ``pool_size``: warm
-    kernels kept ready when the backend is :attr:`poolable`. ``scan``: scan every cell before
+    ``backend``: a registered backend name (or an alias such as ``subprocess``).
+    ``kernel_config``: the kernels' configuration, checked by the backend; ``None`` takes
+    ``docker_config`` (the seed API's name for it; give one of the two), else ``configured``,
+    else the backend's default. ``pool_size``: warm kernels kept ready when the backend is
+    :attr:`poolable`. ``scan``: scan every cell before
     it runs. ``policy``: the scanner's base policy (``None``: the coder policy); each notebook
     gets it narrowed to its own work dir. ``timeout``: seconds per cell; ``None`` takes the
     kernel config's ``execution_timeout``, else ``DEFAULT_CELL_TIMEOUT``.
@@ -53,11 +57,16 @@ class KernelPlacement:
         policy: ScanPolicy | None = None,
         timeout: float | None = None,
     ) -> None:
-        # The registry knows the backends (and the "subprocess" alias); no list here.
-        self.backend = get_backend(backend).name
-        self.docker_config = docker_config
-        self.kernel_config = next((c for c in (kernel_config, self.default_kernel_config(),
-                                                configured) if c is not None), None)
+        self._backend: KernelBackend = get_backend(backend)
+        self.backend = self._backend.name
+        if kernel_config is not None and docker_config is not None:
+            raise ConfigError("WorkflowRunner: give kernel_config or docker_config, not both")
+        chosen = next((c for c in (kernel_config, docker_config, configured) if c is not None),
+                      None)
+        try:
+            self.kernel_config = self._backend.coerce_config(chosen)
+        except ConfigError as exc:
+            raise ConfigError(f"WorkflowRunner kernel_config: {exc}") from None
         self.pool_size = pool_size
         self.scan = scan
         self.policy = policy
@@ -85,19 +94,14 @@ class KernelPlacement:
                    pool_size=pool_size, scan=scan, policy=policy,
                    timeout=data_config.execution_timeout)
 
-    # -- what the backend allows (the backend-name checks) ----------------------------------------
-    def default_kernel_config(self) -> KernelConfig | None:
-        """The kernels' configuration when none is given: ``docker_config`` for Docker kernels,
-        none otherwise."""
-        return self.docker_config if self.backend == "docker" else None
-
+    # -- what the backend allows -------------------------------------------------------------------
     @property
     def poolable(self) -> bool:
-        """Whether the run's notebooks share a warm pool. Docker kernels start per notebook
-        instead, with the notebook's own ``work/`` dir mounted read-write (a pooled kernel's
-        working dir is a private temp dir, and the container sees nothing else it could write
-        predictions to)."""
-        return self.backend != "docker"
+        """Whether the run's notebooks share a warm pool: the backend's kernels can be given
+        the run's ``work/`` dir (a pooled kernel's working dir is a private temp dir).
+        Otherwise each notebook starts a kernel in its own ``work/`` dir (Docker: the only dir
+        the container may write)."""
+        return self._backend.poolable
 
     @property
     def runs_side_by_side(self) -> bool:
@@ -105,22 +109,16 @@ class KernelPlacement:
         two or more, or a kernel of its own for each notebook."""
         return self.pool_size >= 2 or not self.poolable
 
-    @staticmethod
-    def execution_backend(backend: str) -> str:
-        """The :class:`~deepthinker_nb.config.DataConfig` ``execution_backend`` for a backend
-        name given to :func:`~deepthinker_nb.workflow.run_deepthinker_workflow`."""
-        return "docker" if backend == "docker" else "subprocess"
-
     # -- description -------------------------------------------------------------------------------
     @property
     def kernel_name(self) -> str:
         """The kernelspec name a notebook records, so Jupyter tools open it on this backend."""
-        return get_backend(self.backend).kernel_name
+        return self._backend.kernel_name
 
     def describe(self) -> dict[str, Any]:
         """The backend's description of its kernels, for the manifest (never raises)."""
         try:
-            return get_backend(self.backend).describe(self.kernel_config)
+            return self._backend.describe(self.kernel_config)
         except Exception as exc:  # a manifest must not fail a run
             return {"backend": self.backend, "describe_error": str(exc)}
 
@@ -146,9 +144,7 @@ class KernelPlacement:
         # file-system jail must let them, and nothing else outside their own working dirs.
         work = run_dir / "work"
         work.mkdir(parents=True, exist_ok=True)
-        config = self.kernel_config or LocalConfig()
-        config = dataclasses.replace(
-            config, extra_write_paths=(*config.extra_write_paths, str(work)))
+        config = self._backend.with_shared_write(self.kernel_config, work)
         pool = KernelPool(self.pool_size, self.backend, config, preload=PRELOAD,
                           data_dirs=[run_dir / "data"], scan=self.scan,
                           policy=self.scan_policy(run_dir, work))

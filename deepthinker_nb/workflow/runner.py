@@ -683,7 +683,7 @@ def run_deepthinker_workflow(
     patience: int | None = 2,
     random_seed: int = 42,
     test_split_ratio: float = 0.2,
-    execution_timeout: float = 30.0,
+    execution_timeout: float | None = None,
     backend: str = "local",
     docker_config: DockerConfig | None = None,
     **runner_kwargs: Any,
@@ -700,9 +700,11 @@ def run_deepthinker_workflow(
         patience: stop after this many iterations without improvement (``None``: never).
         random_seed: the split's and the models' seed.
         test_split_ratio: the held-out share of the rows (0.05..0.5).
-        execution_timeout: seconds per cell.
-        backend: ``docker`` for Docker kernels; any other name runs local kernels.
-        docker_config: the Docker kernels' configuration.
+        execution_timeout: seconds per cell (``None``: the kernel config's, else
+            ``DEFAULT_CELL_TIMEOUT``).
+        backend: a registered kernel backend (``local``, ``docker``) or an alias.
+        docker_config: the Docker kernels' configuration (the seed API's name; or pass
+            ``kernel_config`` for any backend).
         **runner_kwargs: passed to :class:`WorkflowRunner` (``councils``, ``runs_dir``,
             ``run_id``, ``pool_size``, ``progress``, ``kernel_config``, ``metric_weight``,
             ``scan``, ``policy``, ``simulate``, ``report``).
@@ -711,7 +713,7 @@ def run_deepthinker_workflow(
         data_path=data_path, task_type=task_type, target_column=target_column,
         test_split_ratio=test_split_ratio, random_seed=random_seed,
         execution_timeout=execution_timeout,
-        execution_backend=KernelPlacement.execution_backend(backend),
+        execution_backend=backend,
         docker_config=docker_config,
     )
     iteration_config = IterationConfig(max_iterations=max_iterations,

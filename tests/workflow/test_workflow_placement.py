@@ -7,6 +7,7 @@ import pytest
 
 from deepthinker_nb.config import DataConfig, DockerConfig, LocalConfig
 from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
+from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.workflow import WorkflowRunner
 from deepthinker_nb.workflow.datasets import bundled_dataset
 from deepthinker_nb.workflow.placement import KernelPlacement
@@ -19,13 +20,19 @@ from deepthinker_nb.workflow.placement import KernelPlacement
     ("docker", 1, False, True),
 ])
 def test_placement_answers(backend, pool_size, poolable, side_by_side):
-    docker_config = DockerConfig()
-    placement = KernelPlacement(backend, docker_config=docker_config, pool_size=pool_size)
+    placement = KernelPlacement(backend, pool_size=pool_size)
     assert placement.poolable is poolable
     assert placement.runs_side_by_side is side_by_side
-    # Docker kernels default to the data config's Docker configuration; local ones to theirs.
-    assert (placement.kernel_config is docker_config) is (backend == "docker")
+    # Without a config, the backend's default one.
+    assert type(placement.kernel_config) is placement._backend.config_type
     assert placement.kernel_name == f"deepthinker-{placement.backend}"
+
+
+def test_a_config_of_another_backend_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="backend 'local' takes a LocalConfig, got DockerConfig"):
+        KernelPlacement("local", docker_config=DockerConfig())
+    with pytest.raises(ConfigError, match="not both"):
+        KernelPlacement("docker", DockerConfig(), docker_config=DockerConfig())
 
 
 def test_placement_narrows_the_scan_policy_to_the_notebook(tmp_path):
@@ -62,4 +69,4 @@ def test_docker_config_precedence(iris_path):
     assert WorkflowRunner(data, docker_config=given).kernel_config is given
     assert WorkflowRunner(data, kernel_config=given).kernel_config is given
     # Another backend than the data config's does not take the data config's kernel config.
-    assert WorkflowRunner(data, backend="local").kernel_config is None
+    assert WorkflowRunner(data, backend="local").kernel_config == LocalConfig()

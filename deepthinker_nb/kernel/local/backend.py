@@ -18,6 +18,7 @@ class LocalBackend(KernelBackend):
     provisioner_name = "deepthinker-local-provisioner"
     config_type = LocalConfig
     aliases = ("subprocess",)
+    poolable = True
 
     def with_shared_write(self, config: Any, path: Path) -> LocalConfig:
         config = self.coerce_config(config)
