@@ -74,3 +74,47 @@ async def test_a_shutdown_while_the_cell_runs_is_an_error_not_a_crash():
                                   on_stdout=stop)
     finally:
         await session.shutdown(now=True)
+
+
+def _signed_frames(sender, msg_type: str = "stream") -> tuple[dict, list[bytes]]:
+    parent = sender.msg("execute_request", content={"code": "print(1)"})
+    msg = sender.msg(msg_type, content={"name": "stdout", "text": "1\n"}, parent=parent)
+    return msg, [b"ident", *sender.serialize(msg)]
+
+
+def test_decoding_gives_what_deserialize_gives_less_the_parsed_dates():
+    from jupyter_client.session import Session
+
+    sender, receiver = Session(key=b"secret"), Session(key=b"secret")
+    reference = Session(key=b"secret")
+    msg, frames = _signed_frames(sender)
+    decoded = session_module._decode(receiver, frames)
+    expected = reference.deserialize(reference.feed_identities(frames)[1])
+    assert decoded["content"] == expected["content"] == {"name": "stdout", "text": "1\n"}
+    assert decoded["msg_type"] == expected["msg_type"] == "stream"
+    assert decoded["parent_header"]["msg_id"] == expected["parent_header"]["msg_id"]
+    assert decoded["header"]["msg_id"] == msg["header"]["msg_id"]
+    assert decoded["metadata"] == expected["metadata"]
+
+
+def test_decoding_refuses_what_deserialize_refuses():
+    from jupyter_client.session import Session
+
+    sender, receiver = Session(key=b"secret"), Session(key=b"secret")
+    _msg, frames = _signed_frames(sender)
+    session_module._decode(receiver, frames)
+    with pytest.raises(ValueError, match="Duplicate Signature"):  # a replayed message
+        session_module._decode(receiver, frames)
+    _msg, frames = _signed_frames(Session(key=b"another key"))
+    with pytest.raises(ValueError, match="Invalid Signature"):
+        session_module._decode(receiver, frames)
+    _msg, frames = _signed_frames(sender)
+    frames[frames.index(b"<IDS|MSG>") + 1] = b""
+    with pytest.raises(ValueError, match="Unsigned"):
+        session_module._decode(receiver, frames)
+    _msg, frames = _signed_frames(sender)
+    tampered = frames[:]
+    content_at = frames.index(b"<IDS|MSG>") + 5
+    tampered[content_at] = tampered[content_at].replace(b"1", b"2")
+    with pytest.raises(ValueError, match="Invalid Signature"):
+        session_module._decode(receiver, tampered)
