@@ -1,5 +1,9 @@
 """Kernel core benchmarks, each measured side by side with its baseline in the same run.
 
+  0. per-cell latency of KernelSession.execute("1+1") as it comes (local backend, bubblewrap
+     sandbox, scanner on in the client and in the kernel) vs jupyter_client's blocking client
+     (KernelManager("python3") + km.client(), execute_interactive) on a plain python3 kernel,
+     interleaved cell by cell in one process (target ratio <= 1.10);
   1. per-cell latency of KernelSession.execute("1+1") vs raw jupyter_client
      BlockingKernelClient.execute_interactive on the same kind of kernel (target ratio <= 1.10);
   2. time to the first result of "import pandas, sklearn; 1+1" from a warm preloaded pool vs a
@@ -10,6 +14,7 @@
      round trip (<= 1.05x) and warm-pool acquire (unchanged).
 
 Run: .venv/bin/python benchmarks/bench_kernel.py [--cells 500] [--starts 5]
+     [--only python3|latency|first|throughput|sandbox]
 """
 
 from __future__ import annotations
@@ -38,6 +43,49 @@ def raw_client(kernel_name: str = "deepthinker-local"):
     kc.start_channels()
     kc.wait_for_ready(timeout=60)
     return km, kc
+
+
+def bench_vs_python3(cells: int) -> None:
+    """The whole road of a cell against the plainest one: every cell is scanned twice (gate and
+    in-kernel guard), runs in the sandbox, and crosses to the shared loop thread and back."""
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    session = KernelSession().start()
+
+    def plain() -> None:
+        kc.execute_interactive("1+1", output_hook=lambda m: None, timeout=60)
+
+    def ours() -> None:
+        assert session.execute("1+1").success
+
+    times: dict[str, list[float]] = {"plain": [], "ours": []}
+    try:
+        for _ in range(30):  # warm both
+            plain()
+            ours()
+        sides = (("plain", plain), ("ours", ours))
+        for i in range(cells):  # interleaved, each side first every other cell
+            for name, run in sides if i % 2 else sides[::-1]:
+                t = time.perf_counter()
+                run()
+                times[name].append(time.perf_counter() - t)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        session.shutdown()
+    p, o = summary(times["plain"]), summary(times["ours"])
+    mean_p, mean_o = (sum(times[k]) / len(times[k]) for k in ("plain", "ours"))
+    print(f"[vs python3] {cells} cells of 1+1, interleaved: KernelSession() as it comes (local, "
+          "sandboxed, scanner on) vs the plain python3 kernel")
+    print(f"  python3 + jupyter_client execute_interactive  median {ms(p['median'])}  "
+          f"p95 {ms(p['p95'])}  mean {ms(mean_p)}")
+    print(f"  KernelSession.execute                         median {ms(o['median'])}  "
+          f"p95 {ms(o['p95'])}  mean {ms(mean_o)}")
+    print(f"  ratio ours/python3  median {o['median'] / p['median']:.3f}  "
+          f"p95 {o['p95'] / p['p95']:.3f}  mean {mean_o / mean_p:.3f}   (target median <= 1.10)")
 
 
 def bench_latency(cells: int) -> None:
@@ -206,11 +254,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=500)
     parser.add_argument("--starts", type=int, default=5)
-    parser.add_argument("--only", choices=("latency", "first", "throughput", "sandbox"))
+    parser.add_argument("--only", choices=("python3", "latency", "first", "throughput",
+                                            "sandbox"))
     args = parser.parse_args()
+    if args.only == "python3":
+        bench_vs_python3(args.cells)
+        return
     if args.only == "sandbox":
         bench_sandbox(max(args.starts, 8), args.cells)
         return
+    bench_vs_python3(args.cells)
     bench_latency(args.cells)
     bench_first_result(args.starts)
     bench_throughput(max(50, args.cells // 5))
