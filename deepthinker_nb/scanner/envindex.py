@@ -2,8 +2,8 @@
 
 Built once per environment by walking the installed modules' source (environment.py; nothing
 is imported), stored in the user cache dir keyed by the environment's fingerprint
-(envcache.py), and consulted by the analyzer for names the hand-written tables do not know:
-``IPython.utils.process.getoutput``, ``jupyter_client.launch_kernel``,
+(envcache.py), and consulted by the scanner (dangers.py) for names the hand-written tables do
+not know: ``IPython.utils.process.getoutput``, ``jupyter_client.launch_kernel``,
 ``setuptools._distutils.spawn.spawn``, ``multiprocessing.popen_fork.Popen`` ...
 
 The first scan in a new environment builds the index (a few seconds); later processes load it

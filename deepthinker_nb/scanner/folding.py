@@ -553,7 +553,7 @@ def _lambda_params(node: ast.AST) -> tuple[str, ...] | None:
 
 def _plain_format(template: str) -> None:
     """Refuse to fold a format string that walks attributes or indexes its arguments
-    (the analyzer judges those) or asks for a huge width."""
+    (the checks judge those) or asks for a huge width."""
     for _, field, spec, _ in string.Formatter().parse(template):
         if field and ("." in field or "[" in field):
             raise _Fail

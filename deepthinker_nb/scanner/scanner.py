@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from . import ipython as ipy
-from .analyzer import Analyzer, CellState, TooDeep
+from .code_checks import check_lookalikes
 from .envindex import EnvIndex, default_index
 from .findings import Finding, ScanReport, SecurityError, snippet_of
 from .policy import ScanPolicy
 from .severity import Severity
 from .tables import Danger
+from .visitor import CellState, CellVisitor, TooDeep
 
 _CELL_MAGIC_START = "get_ipython().run_cell_magic("
 _PY_CELL_SPLIT = re.compile(r"^# ?%%.*$", re.MULTILINE)
@@ -139,18 +140,19 @@ class SecurityScanner:
         if transformed and py.startswith(_CELL_MAGIC_START):
             stripped = code.lstrip("\n\r \t")
             line_base = code[: len(code) - len(stripped)].count("\n") + 1
-        analyzer = Analyzer(self.policy, self._scan_source, depth, self._danger_cache, line_base,
-                            session.state if session is not None else None, self._env_lookup)
-        analyzer.collect_ids = not code.isascii()
+        visitor = CellVisitor(self.policy, self._scan_source, depth, self._danger_cache,
+                              line_base, session.state if session is not None else None,
+                              self._env_lookup)
+        visitor.collect_ids = not code.isascii()
         try:
-            findings = analyzer.run(tree)
+            findings = visitor.run(tree)
         except (TooDeep, RecursionError):
             return [Finding("scanner-error", Severity.HIGH,
                             f"cell is nested deeper than {self.policy.max_ast_depth} levels; "
                             "too deep to analyse", 1, 0)]
         if session is not None:
-            session.state = analyzer.state()
-        findings += analyzer.check_lookalikes(code)
+            session.state = visitor.state()
+        findings += check_lookalikes(code, visitor.identifiers)
         if line_base:
             findings = [f if f.line != 1 or f.rule_id == "unicode-lookalike" else
                         Finding(f.rule_id, f.severity, f.message, line_base, f.col)

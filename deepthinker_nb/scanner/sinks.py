@@ -4,7 +4,7 @@ The environment index (envindex.py) marks every installed function that reaches 
 calls. The seeds are the process and shell entries of tables.py (os.system, os.exec*, os.spawn*,
 posix_spawn, pty.spawn, subprocess, pexpect ...), forking, and the calls that open a raw socket
 connection. HTTP clients and dataset readers are not seeds: readers such as ``pandas.read_csv``
-reach ``urlopen`` only for URL arguments, which the analyzer judges at the call site.
+reach ``urlopen`` only for URL arguments, which the checks judge at the call site.
 """
 
 from __future__ import annotations

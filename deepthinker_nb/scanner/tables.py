@@ -19,7 +19,8 @@ class Danger:
     rule: str
     severity: Severity
     what: str
-    check: str | None = None  # analyzer method judging a call from its arguments
+    check: str | None = None  # key of the check judging a call from its arguments
+    # (checks.CALL_CHECKS; an unknown key fails the import of checks.py)
 
 
 # First components that are other names of the same module.
@@ -132,8 +133,12 @@ _add(Danger("dynamic-code", C, "runs code given as a string", check="eval"),
      "builtins.eval", "builtins.exec", "builtins.compile", "timeit.timeit", "timeit.repeat",
      "timeit.Timer", "cProfile.run", "cProfile.runctx", "profile.run", "profile.runctx",
      "IPython.get_ipython().run_cell", "IPython.get_ipython().ex", "IPython.get_ipython().ev",
-     "IPython.get_ipython().run_cell_magic", "IPython.get_ipython().run_line_magic",
      "IPython.get_ipython().magic")
+# What IPython turns %magic and %%magic syntax into: judged by the magic's kind (magics.py).
+_add(Danger("dynamic-code", C, "runs code given as a string", check="line_magic"),
+     "IPython.get_ipython().run_line_magic")
+_add(Danger("dynamic-code", C, "runs code given as a string", check="cell_magic"),
+     "IPython.get_ipython().run_cell_magic")
 _add(Danger("pandas-eval-injection", H, "evaluates an expression string", check="pandas_eval"),
      "pandas.eval")
 _add(_DESER, "pickle.load", "pickle.loads", "pickle.Unpickler", "dill.load", "dill.loads",
@@ -210,7 +215,7 @@ _add(Danger("dynamic-code", C, "starts an interactive interpreter that runs code
      "code.InteractiveConsole", "code.InteractiveInterpreter")
 
 # Loaders of public datasets (family "public-dataset"): a workflow's coder could look up the
-# test labels in a public copy of its dataset. Judged by the analyzer's _check_dataset, which
+# test labels in a public copy of its dataset. Judged by runtime_checks.check_dataset, which
 # also reports the download of those in DATASET_DOWNLOADS.
 _DATASET = Danger("public-dataset", L, "loads a public dataset", check="dataset")
 _add(_DATASET, "seaborn.load_dataset", "seaborn.get_dataset_names", "datasets.load_dataset",
