@@ -18,11 +18,9 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from nbformat import NotebookNode
-from papermill.engines import Engine, NotebookExecutionManager
-from papermill.log import logger
 
 from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.kernel.backend import backend_for_kernel
@@ -33,6 +31,10 @@ from deepthinker_nb.kernel.sync import run_sync
 from deepthinker_nb.notebook.recorder import cell_result_metadata, cell_result_to_outputs
 from deepthinker_nb.notebook.verdict import ENGINE_NAME, METADATA_KEY, scan_metadata
 
+if TYPE_CHECKING:
+    from papermill.engines import NotebookExecutionManager
+
+logger = logging.getLogger("papermill")  # papermill.log's logger, without importing papermill
 SCAN_ENV = "DEEPTHINKER_NB_SCAN"
 """Set to ``0`` to turn scanning off where engine kwargs cannot be given (papermill CLI);
 the gate logs the opt-out."""
@@ -43,8 +45,13 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class DeepThinkerEngine(Engine):
+class DeepThinkerEngine:
     """Papermill engine ``deepthinker``.
+
+    It has papermill's ``Engine`` interface without subclassing it: papermill imports every
+    registered engine while it is itself being imported, so this module must not import
+    papermill at its top (``import deepthinker_nb.notebook.engine`` before papermill would
+    otherwise fail half-way). papermill's own code is used on each call.
 
     Engine kwargs (``papermill.execute_notebook(..., engine_name="deepthinker", **kwargs)``):
 
@@ -61,6 +68,25 @@ class DeepThinkerEngine(Engine):
     - ``save_every``: seconds between notebook writes while cells run (default 1.0; 0 writes
       around every cell, as papermill does).
     """
+
+    @classmethod
+    def execute_notebook(cls, nb: NotebookNode, kernel_name: str, **kwargs: Any) -> NotebookNode:
+        """papermill's ``Engine.execute_notebook``: wraps ``nb`` in its execution manager."""
+        from papermill.engines import Engine
+
+        return Engine.execute_notebook.__func__(cls, nb, kernel_name, **kwargs)  # type: ignore[attr-defined]
+
+    @classmethod
+    def nb_kernel_name(cls, nb: NotebookNode, name: str | None = None) -> str:
+        from papermill.engines import Engine
+
+        return Engine.nb_kernel_name.__func__(cls, nb, name)  # type: ignore[attr-defined]
+
+    @classmethod
+    def nb_language(cls, nb: NotebookNode, language: str | None = None) -> str:
+        from papermill.engines import Engine
+
+        return Engine.nb_language.__func__(cls, nb, language)  # type: ignore[attr-defined]
 
     @classmethod
     def execute_managed_notebook(

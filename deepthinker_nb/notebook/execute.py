@@ -18,12 +18,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import nbformat
+import papermill
 from nbformat import NotebookNode
+from papermill.exceptions import PapermillExecutionError
 
 from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
 from deepthinker_nb.errors import DeepThinkerError
+from deepthinker_nb.kernel.pool import KernelPool
 from deepthinker_nb.kernel.results import ErrorInfo, strip_ansi
+from deepthinker_nb.kernel.session import KernelSession
+from deepthinker_nb.notebook.io import read_notebook, write_notebook
 from deepthinker_nb.notebook.verdict import ENGINE_NAME, METADATA_KEY
+from deepthinker_nb.scanner.policy import ScanPolicy
 
 log = logging.getLogger("deepthinker_nb.notebook")
 
@@ -179,12 +185,12 @@ def execute_notebook(
     *,
     parameters: Mapping[str, Any] | None = None,
     backend: str = "local",
-    config: Any = None,
+    config: object = None,
     workdir: str | os.PathLike[str] | None = None,
     data_dirs: Sequence[str | os.PathLike[str]] = (),
-    pool: Any = None,
+    pool: KernelPool | None = None,
     timeout: float | None = DEFAULT_CELL_TIMEOUT,
-    policy: Any = None,
+    policy: ScanPolicy | None = None,
     scan: bool = True,
     log_output: bool = False,
     start_timeout: float = 60.0,
@@ -212,9 +218,6 @@ def execute_notebook(
     notebook is always written (also when no kernel could start: it then says why in its
     metadata and the error is raised) and validates with ``nbformat.validate``.
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     output = Path(output_path).resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     nb_in = _load_input(notebook)
@@ -223,8 +226,6 @@ def execute_notebook(
     try:
         session = _acquire(pool, backend, config, workdir, data_dirs, scan, policy)
     except Exception as exc:  # no kernel: still leave the notebook, saying why it did not run
-        from deepthinker_nb.notebook.io import write_notebook
-
         nb_in.metadata.setdefault(METADATA_KEY, {})["error"] = f"{type(exc).__name__}: {exc}"
         write_notebook(nb_in, output)
         raise
@@ -259,13 +260,9 @@ def execute_notebook(
         _release(pool, session)
 
     if nb_out is None and output.exists():
-        from deepthinker_nb.notebook.io import read_notebook
-
         nb_out = read_notebook(output)  # papermill saved it before raising
     elif nb_out is None:
         nb_out = nb_in
-        from deepthinker_nb.notebook.io import write_notebook
-
         write_notebook(nb_out, output)
     nbformat.validate(nb_out)
     status, failed_index, error = _failure(nb_out)
@@ -278,17 +275,18 @@ def execute_notebook(
     )
 
 
-def _acquire(pool, backend, config, workdir, data_dirs, scan, policy):
+def _acquire(pool: KernelPool | None, backend: str, config: object,
+             workdir: str | os.PathLike[str] | None,
+             data_dirs: Sequence[str | os.PathLike[str]], scan: bool,
+             policy: ScanPolicy | None) -> KernelSession:
     if pool is not None:
         return pool.acquire()
-    from deepthinker_nb.kernel import KernelSession
-
     return KernelSession(
         backend, config, workdir=workdir, data_dirs=tuple(data_dirs), scan=scan, policy=policy
     ).start()
 
 
-def _release(pool: Any, session: Any) -> None:
+def _release(pool: KernelPool | None, session: KernelSession) -> None:
     try:
         if pool is not None:
             pool.release(session)

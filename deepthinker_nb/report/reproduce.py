@@ -18,6 +18,7 @@ from typing import Any
 
 import nbformat
 
+from deepthinker_nb.notebook.execute import execute_notebook
 from deepthinker_nb.notebook.io import read_notebook
 from deepthinker_nb.report.manifest import read_manifest
 
@@ -133,8 +134,6 @@ def reproduce(
     when they are computed on the host (as the workflow does, from the predictions file);
     without one, the re-run's ``DEEPTHINKER_METRICS:`` line is used.
     """
-    from deepthinker_nb.notebook.execute import execute_notebook
-
     run_path = Path(run_dir)
     source = run_path / RUN_NOTEBOOK
     target = Path(output_path) if output_path is not None else run_path / REPRODUCED_NOTEBOOK

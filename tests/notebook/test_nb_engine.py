@@ -27,6 +27,17 @@ def test_engine_is_registered_with_papermill():
     assert papermill_engines.get_engine("deepthinker") is DeepThinkerEngine
 
 
+def test_engine_imports_before_papermill_does():
+    """papermill imports its registered engines while it is itself importing; the engine module
+    imported first must still load (it once failed half-way there)."""
+    code = ("from deepthinker_nb.notebook import DeepThinkerEngine\n"
+            "from papermill.engines import papermill_engines\n"
+            "assert papermill_engines.get_engine('deepthinker') is DeepThinkerEngine")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_engine_runs_deepthinker_kernel_without_installed_spec(tmp_path, text_of):
     nb = build_notebook(["x = N * 2\nprint('x is', x)", CellSpec("## note", kind="markdown"),
                          "x + 1", "import os\nprint(os.getcwd())"], parameters={"N": 1})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.workflow.councils.base import (
     Attempt,
     CodeProposal,
@@ -56,13 +57,9 @@ class Councils:
             known = {f.name for f in fields(cls)}
             unknown = set(value) - known
             if unknown:
-                from deepthinker_nb.errors import ConfigError
-
                 raise ConfigError(f"councils: unknown role(s) {sorted(unknown)}; known: "
                                   f"{sorted(known)}")
             return replace(cls(), **value)
-        from deepthinker_nb.errors import ConfigError
-
         raise ConfigError("councils: expected a Councils, a dict of councils or None")
 
     def describe(self) -> dict[str, str]:
