@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any, Literal
 import nbformat
 from nbformat import v4
 
+from deepthinker_nb.cells import split_percent
 from deepthinker_nb.errors import DeepThinkerError
 
 CellKind = Literal["code", "markdown"]
@@ -22,9 +21,6 @@ _DISPLAY_NAMES = {
     "deepthinker-local": "Python 3 (deepthinker, local)",
     "deepthinker-docker": "Python 3 (deepthinker, docker)",
 }
-_MARKER = re.compile(r"^#\s?%%(?P<rest>.*)$")
-_MARKDOWN = re.compile(r"\[\s*(markdown|md)\s*\]")
-_TAGS = re.compile(r"tags\s*=\s*(\[.*?\])")
 
 
 @dataclass
@@ -117,45 +113,20 @@ def read_cells(path: str | os.PathLike[str]) -> list[CellSpec]:
 
 
 def split_percent_script(text: str) -> list[CellSpec]:
-    """Split Python source on ``# %%`` markers; code before the first marker is a cell too."""
-    cells: list[CellSpec] = []
-    kind: CellKind = "code"
-    tags: tuple[str, ...] = ()
-    lines: list[str] = []
-
-    def flush() -> None:
-        body = "\n".join(lines).strip("\n")
+    """Split Python source on ``# %%`` markers (deepthinker_nb.cells, the scanner's splitter
+    too); code before the first marker is a cell too. Markdown cells lose their ``# ``."""
+    specs = []
+    for cell in split_percent(text):
+        kind: CellKind = "markdown" if cell.kind == "markdown" else "code"
+        body = "\n".join(cell.source.splitlines()).strip("\n")
         if kind == "markdown":
             body = "\n".join(_uncomment(line) for line in body.splitlines()).strip("\n")
         if body.strip():
-            cells.append(CellSpec(body, kind, tags))
-
-    for line in text.splitlines():
-        match = _MARKER.match(line)
-        if match is None:
-            lines.append(line)
-            continue
-        flush()
-        rest = match.group("rest")
-        kind = "markdown" if _MARKDOWN.search(rest) else "code"
-        tags = _parse_tags(rest)
-        lines = []
-    flush()
-    return cells
+            specs.append(CellSpec(body, kind, cell.tags))
+    return specs
 
 
 def _uncomment(line: str) -> str:
     if line.startswith("# "):
         return line[2:]
     return line[1:] if line.startswith("#") else line
-
-
-def _parse_tags(rest: str) -> tuple[str, ...]:
-    match = _TAGS.search(rest)
-    if not match:
-        return ()
-    try:
-        value = json.loads(match.group(1))
-    except json.JSONDecodeError:
-        return ()
-    return tuple(str(tag) for tag in value) if isinstance(value, list) else ()

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from ..cells import CellReadError, parse_cells, read_cells
 from ..errors import DeepThinkerError
 from .findings import Finding, ScanReport, sarif_log
-from .scanner import SecurityScanner, _notebook_cells, split_py_cells
+from .scanner import SecurityScanner, cells_to_scan
 from .severity import Severity
 
 
@@ -41,34 +42,16 @@ class BatchResult:
 
 
 def load_cells(path: str, stdin: TextIO | None = None) -> list[tuple[int, str, int]]:
-    """(cell number, source, line offset) for each cell of ``path`` ("-" is stdin)."""
+    """(cell number, source, line offset) for each cell of ``path`` ("-" is stdin) that can
+    run (scanner.cells_to_scan)."""
     if path == "-":
-        text = (stdin or sys.stdin).read()
-        if text.lstrip().startswith("{"):
-            try:
-                return [(i, src, 0) for i, src in _notebook_cells(json.loads(text))]
-            except (ValueError, json.JSONDecodeError):
-                pass
-        return [(i, src, off) for i, (src, off) in enumerate(split_py_cells(text))]
-    p = Path(path)
-    if not p.exists():
-        raise ScanInputError(f"{path}: no such file")
-    if p.is_dir():
-        raise ScanInputError(f"{path}: is a directory (pass .py or .ipynb files)")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScanInputError(f"{path}: cannot read ({exc})")
-    if p.suffix == ".ipynb":
+        cells = parse_cells((stdin or sys.stdin).read())
+    else:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScanInputError(f"{path}: invalid notebook JSON (line {exc.lineno}: {exc.msg})")
-        try:
-            return [(i, src, 0) for i, src in _notebook_cells(data)]
-        except ValueError as exc:
-            raise ScanInputError(f"{path}: invalid notebook ({exc})")
-    return [(i, src, off) for i, (src, off) in enumerate(split_py_cells(text))]
+            cells = read_cells(path)
+        except CellReadError as exc:
+            raise ScanInputError(f"{path}: {exc}")
+    return [(cell.index, cell.source, cell.line_offset) for cell in cells_to_scan(cells)]
 
 
 def scan_paths(paths: list[str], scanner: SecurityScanner,

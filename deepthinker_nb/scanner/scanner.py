@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cells import Cell, notebook_cells, parse_cells, split_percent
 from . import ipython as ipy
 from .code_checks import check_lookalikes
 from .envindex import EnvIndex, default_index
@@ -26,7 +26,6 @@ from .tables import Danger
 from .visitor import CellState, CellVisitor, TooDeep
 
 _CELL_MAGIC_START = "get_ipython().run_cell_magic("
-_PY_CELL_SPLIT = re.compile(r"^# ?%%.*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -100,18 +99,23 @@ class SecurityScanner:
 
     def scan_notebook(self, notebook: Any) -> list[CellReport]:
         """Scan every code cell of a notebook (path, JSON text, dict or nbformat node)."""
-        session = self.session()
-        return [CellReport(i, src, session.scan(src)) for i, src in _notebook_cells(notebook)]
+        if isinstance(notebook, (str, Path)) and not str(notebook).lstrip().startswith("{"):
+            notebook = Path(notebook).read_text(encoding="utf-8")
+        if isinstance(notebook, str):
+            notebook = json.loads(notebook)
+        return self.scan_cells(notebook_cells(notebook))
 
     def scan_file(self, path: str | Path) -> list[CellReport]:
         """Scan a ``.ipynb`` (code cells) or a ``.py`` file split on ``# %%`` lines."""
         path = Path(path)
         text = path.read_text(encoding="utf-8")
-        if path.suffix == ".ipynb":
-            return self.scan_notebook(json.loads(text))
+        return self.scan_cells(parse_cells(text, notebook=path.suffix == ".ipynb"))
+
+    def scan_cells(self, cells: Iterable[Cell]) -> list[CellReport]:
+        """Scan, in one session, the cells whose text can run (cells_to_scan)."""
         session = self.session()
-        return [CellReport(i, src, session.scan(src), off)
-                for i, (src, off) in enumerate(split_py_cells(text))]
+        return [CellReport(cell.index, cell.source, session.scan(cell.source), cell.line_offset)
+                for cell in cells_to_scan(cells)]
 
     # -- internals ------------------------------------------------------------------------
     def _scan_source(self, code: str, depth: int, ipython: bool,
@@ -211,36 +215,12 @@ def _syntax_finding(exc: SyntaxError) -> Finding:
                    exc.lineno or 1, max(0, (exc.offset or 1) - 1))
 
 
+def cells_to_scan(cells: Iterable[Cell]) -> list[Cell]:
+    """The cells whose text can run: a notebook's code cells, and every cell of a ``# %%``
+    script, markdown ones included, since the script can also run as plain Python."""
+    return [cell for cell in cells if cell.kind == "code" or cell.in_script]
+
+
 def split_py_cells(text: str) -> list[tuple[str, int]]:
     """Split a ``# %%`` percent-format file into (cell source, line offset) pairs."""
-    cells: list[tuple[str, int]] = []
-    last = 0
-    last_line = 0
-    for match in _PY_CELL_SPLIT.finditer(text):
-        chunk = text[last: match.start()]
-        if chunk.strip():
-            cells.append((chunk, last_line))
-        last = match.end() + 1
-        last_line = text.count("\n", 0, min(last, len(text)))
-    tail = text[last:]
-    if tail.strip():
-        cells.append((tail, last_line))
-    return cells
-
-
-def _notebook_cells(notebook: Any) -> list[tuple[int, str]]:
-    if isinstance(notebook, (str, Path)) and not str(notebook).lstrip().startswith("{"):
-        notebook = json.loads(Path(notebook).read_text(encoding="utf-8"))
-    elif isinstance(notebook, str):
-        notebook = json.loads(notebook)
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise ValueError("not a notebook: no 'cells' list")
-    out = []
-    for i, cell in enumerate(notebook["cells"]):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(str(s) for s in source)
-        out.append((i, str(source)))
-    return out
+    return [(cell.source, cell.line_offset) for cell in split_percent(text)]
