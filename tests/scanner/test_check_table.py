@@ -146,11 +146,9 @@ def _functions() -> dict[str, _Function]:
 FUNCTIONS = _functions()
 
 
-def _reported(name: str) -> tuple[set[str], bool]:
-    """The rule ids a function reports, itself or through the functions it calls by name (not
-    through the tables, whose entries are checked on their own); and whether any is dynamic."""
-    rules: set[str] = set()
-    dynamic = False
+def _reachable(name: str) -> set[str]:
+    """``name`` and the functions it calls by name, transitively (not through the tables,
+    whose entries are checked on their own)."""
     seen: set[str] = set()
     stack = [name]
     while stack:
@@ -158,11 +156,16 @@ def _reported(name: str) -> tuple[set[str], bool]:
         if current in seen or current not in FUNCTIONS:
             continue
         seen.add(current)
-        function = FUNCTIONS[current]
-        rules |= function.rules
-        dynamic = dynamic or function.dynamic
-        stack += function.calls
-    return rules, dynamic
+        stack += FUNCTIONS[current].calls
+    return seen
+
+
+def _reported(name: str) -> tuple[set[str], bool]:
+    """The rule ids a function reports, itself or through what it calls; and whether any is
+    dynamic."""
+    reached = [FUNCTIONS[f] for f in _reachable(name)]
+    return (set().union(*(f.rules for f in reached)),
+            any(f.dynamic for f in reached))
 
 
 ENTRIES = [(f"{table}[{key!r}]", check) for table, checks in TABLES.items()
@@ -184,18 +187,6 @@ def test_each_check_declares_the_rules_its_code_reports(entry, check):
 def test_relaying_checks_are_marked():
     for key, check in CALL_CHECKS.items():
         _, dynamic = _reported(check.judge.__name__)
-        relays = "CellVisitor.report_payload" in _calls_of(check.judge.__name__)
+        relays = "CellVisitor.report_payload" in _reachable(check.judge.__name__)
         assert check.relays_payload == relays, key
         assert dynamic or not relays, key
-
-
-def _calls_of(name: str) -> set[str]:
-    seen: set[str] = set()
-    stack = [name]
-    while stack:
-        current = stack.pop()
-        if current in seen or current not in FUNCTIONS:
-            continue
-        seen.add(current)
-        stack += FUNCTIONS[current].calls
-    return seen
