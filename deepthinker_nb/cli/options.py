@@ -6,7 +6,7 @@ import argparse
 
 from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
 from deepthinker_nb.errors import BackendUnavailableError
-from deepthinker_nb.kernel.backend import available_backends, get_backend
+from deepthinker_nb.kernel.backend import DEFAULT_BACKEND, available_backends, get_backend
 
 
 def backend_name(value: str) -> str:
@@ -17,13 +17,13 @@ def backend_name(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_backend_option(parser: argparse.ArgumentParser, default: str | None = "local",
+def add_backend_option(parser: argparse.ArgumentParser, default: str | None = DEFAULT_BACKEND,
                        help: str = "where the kernel runs") -> None:
     """``--backend``, its choices read from the backend registry."""
     names = available_backends()
     parser.add_argument("--backend", type=backend_name, default=default,
                         metavar="{" + ",".join(names) + "}",
-                        help=f"{help} (default: {default or 'local'})")
+                        help=f"{help} (default: {default or DEFAULT_BACKEND})")
 
 
 def positive_seconds(value: str) -> float:

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from deepthinker_nb.cli.options import add_backend_option, add_timeout_option
 from deepthinker_nb.errors import ConfigError
-from deepthinker_nb.kernel.backend import available_backends, get_backend
+from deepthinker_nb.kernel.backend import DEFAULT_BACKEND, available_backends, get_backend
 
 DEFAULT_POOL_SIZE = 2
 """Two warm kernels: the next one starts while the current notebook runs."""
@@ -88,7 +88,7 @@ def _execute(args: argparse.Namespace, data: Any, task: str, target: str | None,
     from deepthinker_nb.workflow import WorkflowRunner
 
     backend = get_backend(args.backend or (_backend_with_profile(args.profile)
-                                           if args.profile else "local"))
+                                           if args.profile else DEFAULT_BACKEND))
     kernel_config = backend.profile(args.profile) if args.profile else None
     data_config = DataConfig(
         data_path=str(data), task_type=task, target_column=target, random_seed=args.seed,

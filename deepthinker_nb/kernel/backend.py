@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 from deepthinker_nb.errors import BackendUnavailableError, ConfigError
 
 ENTRY_POINT_GROUP = "deepthinker_nb.kernel_backends"
+DEFAULT_BACKEND = "local"
+"""Where kernels run when nobody says: the local sandbox, which needs no Docker."""
 DEFAULT_POLICY: Any = "default"
 """``launch_kwargs(scan_policy=...)``: the standard policy for the kernel's dirs."""
 

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from deepthinker_nb.errors import ConfigError, KernelError, KernelStartError
+from deepthinker_nb.kernel.backend import DEFAULT_BACKEND
 from deepthinker_nb.kernel.gate import ScanGate
 from deepthinker_nb.kernel.session import AsyncKernelSession, KernelSession
 from deepthinker_nb.kernel.sync import register_closer, run_sync, unregister_closer
@@ -48,7 +49,7 @@ class AsyncKernelPool:
     def __init__(
         self,
         size: int = 2,
-        backend: str = "local",
+        backend: str = DEFAULT_BACKEND,
         config: Any = None,
         *,
         preload: str | None = None,

@@ -24,6 +24,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
 from deepthinker_nb.errors import DeepThinkerError
+from deepthinker_nb.kernel.backend import DEFAULT_BACKEND
 from deepthinker_nb.kernel.pool import KernelPool
 from deepthinker_nb.kernel.results import ErrorInfo, strip_ansi
 from deepthinker_nb.kernel.session import KernelSession
@@ -184,7 +185,7 @@ def execute_notebook(
     output_path: str | os.PathLike[str],
     *,
     parameters: Mapping[str, Any] | None = None,
-    backend: str = "local",
+    backend: str = DEFAULT_BACKEND,
     config: object = None,
     workdir: str | os.PathLike[str] | None = None,
     data_dirs: Sequence[str | os.PathLike[str]] = (),

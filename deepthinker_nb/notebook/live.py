@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from deepthinker_nb.errors import DeepThinkerError
+from deepthinker_nb.kernel.backend import DEFAULT_BACKEND
 from deepthinker_nb.kernel.results import CellResult
 from deepthinker_nb.kernel.session import KernelSession
 from deepthinker_nb.notebook.io import read_notebook
@@ -27,7 +28,7 @@ class Session:
     def __init__(
         self,
         notebook: str | Path,
-        backend: str = "local",
+        backend: str = DEFAULT_BACKEND,
         config: Any = None,
         *,
         workdir: str | Path | None = None,

@@ -18,6 +18,7 @@ from typing import Any
 
 import nbformat
 
+from deepthinker_nb.kernel.backend import DEFAULT_BACKEND
 from deepthinker_nb.notebook.execute import execute_notebook
 from deepthinker_nb.notebook.io import read_notebook
 from deepthinker_nb.report.manifest import read_manifest
@@ -154,7 +155,7 @@ def reproduce(
         recorded,
         target,
         parameters=run_parameters or None,
-        backend=settings.get("backend", "local"),
+        backend=settings.get("backend", DEFAULT_BACKEND),
         workdir=settings.get("workdir"),
         data_dirs=tuple(settings.get("data_dirs", ())),
         pool=pool,
