@@ -394,13 +394,14 @@ class AsyncKernelSession:
 
         still_open()
         idle = False
+        heard = time.monotonic()  # when the kernel last sent something or was seen alive
         with _Arrivals(iopub, shell) as arrivals:
             while True:
                 # What has arrived, a bounded batch at a time: a cell that floods its output
                 # still meets its deadline, and the loop's other work runs in between.
-                for _ in range(_READ_BATCH):
-                    if not iopub.get(_EVENTS) & _POLLIN:
-                        break
+                batch = 0
+                while batch < _READ_BATCH and iopub.get(_EVENTS) & _POLLIN:
+                    batch += 1
                     msg = _decode(session, iopub.recv_multipart())
                     if msg["parent_header"].get("msg_id") != msg_id:
                         continue
@@ -409,21 +410,37 @@ class AsyncKernelSession:
                     else:
                         await collector.handle(msg)
                         still_open()
+                replies = 0
                 while shell.get(_EVENTS) & _POLLIN:
+                    replies += 1
                     msg = _decode(session, shell.recv_multipart())
                     if msg["parent_header"].get("msg_id") == msg_id:
                         reply = msg
                 if reply is not None and idle:
                     return "done", reply
-                wait = LIVENESS_INTERVAL
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    return "timeout", reply
+                if batch == _READ_BATCH:
+                    # More may be waiting, and the descriptors only signal new arrivals.
+                    await asyncio.sleep(0)
+                    still_open()
+                    heard = now
+                    continue
+                if batch or replies:
+                    heard = now
+                elif now - heard >= LIVENESS_INTERVAL:
+                    # Nothing came for a while (wakes without a message do not count): is the
+                    # kernel still there?
+                    if not await self.is_alive():
+                        return "died", None
+                    still_open()
+                    heard = time.monotonic()
+                    continue
+                wait = LIVENESS_INTERVAL - (now - heard)
                 if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return "timeout", reply
-                    wait = min(wait, remaining)
-                # Liveness is asked only when nothing came for a while (a wait that timed out).
-                if not await arrivals.wait(wait) and not await self.is_alive():
-                    return "died", None
+                    wait = min(wait, deadline - now)
+                await arrivals.wait(wait)
                 still_open()
 
     @staticmethod
@@ -515,7 +532,7 @@ class _Arrivals:
 
     def __init__(self, *sockets: zmq.Socket) -> None:
         self._loop = asyncio.get_running_loop()
-        self._waiter: asyncio.Future[bool] | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self._fds: list[int] = []
         try:
             for sock in sockets:
@@ -541,22 +558,23 @@ class _Arrivals:
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(True)
+            waiter.set_result(None)
 
-    async def wait(self, timeout: float) -> bool:
-        """True when a socket may have something, False when ``timeout`` seconds passed."""
+    async def wait(self, timeout: float) -> None:
+        """Until a socket may have something (a wake may be spurious: look before trusting
+        it), or ``timeout`` seconds passed."""
         waiter = self._waiter = self._loop.create_future()
-        timer = self._loop.call_later(timeout, _resolve, waiter, False)
+        timer = self._loop.call_later(timeout, _resolve, waiter)
         try:
-            return await waiter
+            await waiter
         finally:
             timer.cancel()
             self._waiter = None
 
 
-def _resolve(future: asyncio.Future[bool], value: bool) -> None:
+def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
-        future.set_result(value)
+        future.set_result(None)
 
 
 class KernelSession:
