@@ -146,3 +146,21 @@ def test_decoding_refuses_what_deserialize_refuses():
     tampered[content_at] = tampered[content_at].replace(b"1", b"2")
     with pytest.raises(ValueError, match="Invalid Signature"):
         session_module._decode(receiver, tampered)
+
+
+def test_a_kernel_killed_while_its_cell_is_quiet_is_reported_dead(session):
+    # The cell would sleep far past its timeout; the liveness check while it is quiet must
+    # notice the death first.
+    import signal
+
+    pid = session.kernel_pid
+
+    def kill_once_started(text: str) -> None:
+        if "started" in text:
+            os.kill(pid, signal.SIGKILL)
+
+    result = session.execute("print('started', flush=True)\nimport time; time.sleep(120)",
+                             timeout=100, on_stdout=kill_once_started)
+    assert result.status == "died"
+    assert result.restarted
+    assert session.execute("1+1").success
