@@ -30,11 +30,14 @@ _EXPORTS = {
     **{name: "deepthinker_nb.workflow" for name in (
         "WorkflowRunner", "WorkflowResult", "run_deepthinker_workflow")},
     "Session": "deepthinker_nb.notebook.live",
+    **{name: "deepthinker_nb.batch" for name in (
+        "BatchResult", "BatchRow", "BatchSpec", "load_spec", "run_batch")},
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from deepthinker_nb.batch import BatchResult, BatchRow, BatchSpec, load_spec, run_batch
     from deepthinker_nb.config import (
         BROWSER,
         GPU_ML,
