@@ -149,8 +149,14 @@ def _parse_toml(text: str, source: Path) -> tuple[Any, dict[KeyPath, int]]:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         found = re.search(r"\(at line (\d+), column \d+\)", message)
-        line = f":{found.group(1)}" if found else ""
-        problem = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        if found:
+            line = f":{found.group(1)}"
+        elif "(at end of document)" in message:
+            line = f":{max(1, len(text.splitlines()))}"
+        else:
+            line = ""
+        problem = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "",
+                         message)
         raise SpecError(f"{source}{line}: TOML syntax: {problem}")
     return data, _toml_lines(text)
 

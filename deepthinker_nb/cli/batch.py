@@ -8,6 +8,7 @@ any cluster starts.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -49,6 +50,9 @@ def _batch(args: argparse.Namespace) -> int:
 
     spec = load_spec(args.spec)  # a bad spec stops here, before Dask is even imported
     require_distributed()
+    if not getattr(args, "verbose", False):
+        # Dask logs at INFO by default (its own config); our progress lines say what matters.
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     result = run_batch(spec, scheduler=args.scheduler, workers=args.workers, out=args.out,
                        shared=args.shared, retries=args.retries, progress=not args.quiet)
     print(result.summary())

@@ -1,0 +1,49 @@
+"""Helpers of the batch tests (imported by name: conftest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import distributed
+import psutil
+
+
+def fast_spec(seeds: int = 6, **settings: Any) -> dict[str, Any]:
+    """``seeds`` runs on the smallest bundled dataset, as fast as the workflow goes: one
+    iteration, no simulation, no report, one pooled kernel per run."""
+    return {
+        "name": "test",
+        "datasets": ["iris"],
+        "seeds": list(range(1, seeds + 1)),
+        "iterations": [{"max_iterations": 1}],
+        "settings": {"simulate": False, "report": False, "pool_size": 1, **settings},
+    }
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int = 2) -> Iterator[Any]:
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                  protocol="tcp", dashboard_address=":0",
+                                  silence_logs=logging.CRITICAL) as cluster, \
+            distributed.Client(cluster) as client:
+        yield client
+
+
+def kernel_processes(pid: int) -> list[psutil.Process]:
+    """The kernel processes (sandbox and ipykernel launcher) under worker process ``pid``."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        try:
+            cmdline = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if "deepthinker_nb.kernel.launcher" in cmdline or child.name() == "bwrap":
+            found.append(child)
+    return found
