@@ -30,6 +30,7 @@ from deepthinker_nb.kernel.session import AsyncKernelSession, KernelSession, ses
 from deepthinker_nb.kernel.sync import run_sync
 from deepthinker_nb.notebook.recorder import cell_result_metadata, cell_result_to_outputs
 from deepthinker_nb.notebook.verdict import ENGINE_NAME, METADATA_KEY, scan_metadata
+from deepthinker_nb.scanner.policy import ScanPolicy
 
 if TYPE_CHECKING:
     from papermill.engines import NotebookExecutionManager
@@ -100,10 +101,10 @@ class DeepThinkerEngine:
         execution_timeout: float | None = None,
         session: KernelSession | AsyncKernelSession | None = None,
         km: Any = None,
-        config: Any = None,
+        config: object = None,
         data_dirs: Sequence[str | os.PathLike[str]] = (),
         scan: bool | None = None,
-        policy: Any = None,
+        policy: ScanPolicy | None = None,
         save_every: float = 1.0,
         **kwargs: Any,
     ) -> NotebookNode:
@@ -123,8 +124,9 @@ class DeepThinkerEngine:
         if timeout is not None and timeout <= 0:
             timeout = math.inf
         nb_man.nb.metadata.setdefault(METADATA_KEY, {}).update(
-            engine=ENGINE_NAME, scan=(gate or run_session.gate).enabled,
-            pooled_kernel=lent is not None,
+            engine=ENGINE_NAME, scan=(gate if gate is not None else run_session.gate).enabled,
+            pooled_kernel=lent is not None, backend=run_session.backend.name,
+            kernel_name=run_session.kernel_name,
         )
         cells = _CellLoop(nb_man, run_session, gate, timeout, save_every,
                           _Echo(log_output, stdout_file, stderr_file))
@@ -151,7 +153,7 @@ def _lent_session(session: Any, km: Any) -> AsyncKernelSession | None:
     return owner
 
 
-def _gate_for_lent(scan: bool, policy: Any) -> ScanGate | None:
+def _gate_for_lent(scan: bool, policy: ScanPolicy | None) -> ScanGate | None:
     """A lent session checks cells with its own gate unless this run asks otherwise."""
     if not scan:
         return ScanGate(enabled=False, reason="papermill engine kwarg scan=False")

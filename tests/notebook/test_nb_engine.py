@@ -53,6 +53,8 @@ def test_engine_runs_deepthinker_kernel_without_installed_spec(tmp_path, text_of
     assert text_of(cells[4]) == "41"
     assert text_of(cells[5]).strip() == str(tmp_path.resolve())  # papermill's cwd
     assert result.metadata.deepthinker["engine"] == "deepthinker"
+    assert result.metadata.deepthinker["backend"] == "local"  # which kernel ran it
+    assert result.metadata.deepthinker["kernel_name"] == "deepthinker-local"
     for cell in cells:
         if cell.cell_type != "code":
             continue
