@@ -229,7 +229,8 @@ class _Parser:
         entry = self.mapping(value, path, OUTPUT_KEYS)
         out_dir = None
         if "dir" in entry:
-            out_dir = self.doc.base_dir / Path(self.text(entry["dir"], (*path, "dir")))
+            raw = Path(self.text(entry["dir"], (*path, "dir"))).expanduser()
+            out_dir = (self.doc.base_dir / raw).resolve()
         shared = None
         if "shared" in entry:
             raw = entry["shared"]

@@ -12,7 +12,8 @@ import pytest
 from deepthinker_nb.batch import SpecError, load_spec
 from deepthinker_nb.batch.storage import claim_run_dir, pack, relocate, unpack
 
-IRIS = Path(__file__).resolve().parents[2] / "notebooks" / "data" / "iris.csv"
+ROOT = Path(__file__).resolve().parents[2]
+IRIS = ROOT / "notebooks" / "data" / "iris.csv"
 
 YAML_SPEC = """\
 name: sweep
@@ -80,6 +81,14 @@ def test_yaml_and_toml_give_the_same_runs(spec_dir: Path) -> None:
     assert from_yaml.out_dir == spec_dir / "out" and from_yaml.shared is None
     assert from_yaml.name == "sweep" and from_yaml.retries == 2
     assert len({r.dir_name(1) for r in from_yaml.runs}) == 8
+
+
+def test_example_specs_are_valid_and_the_same() -> None:
+    from_yaml = load_spec(ROOT / "notebooks" / "examples" / "batch.yaml")
+    from_toml = load_spec(ROOT / "notebooks" / "examples" / "batch.toml")
+    assert len(from_yaml.runs) == 8
+    assert [r.config_hash for r in from_yaml.runs] == [r.config_hash for r in from_toml.runs]
+    assert from_yaml.out_dir == ROOT / "runs" / "iris-wine-sweep" == from_toml.out_dir
 
 
 def test_hash_is_the_config_not_the_path(spec_dir: Path, tmp_path_factory) -> None:
