@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepthinker_nb.config.docker import DockerConfig
 from deepthinker_nb.config.local import LocalConfig
 from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.execution.result import ExecutionResult
 from deepthinker_nb.kernel.session import FROM_CONFIG, KernelSession
+
+if TYPE_CHECKING:
+    from deepthinker_nb.scanner import ScanPolicy
 
 
 class CodeExecutor:
@@ -37,7 +40,7 @@ class CodeExecutor:
         workdir: str | None = None,
         data_dirs: tuple[str, ...] = (),
         scan: bool = True,
-        policy: Any = None,
+        policy: ScanPolicy | None = None,
         default_timeout: float | object | None = FROM_CONFIG,
         **session_kwargs: Any,
     ) -> None:

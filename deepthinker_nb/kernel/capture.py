@@ -82,7 +82,6 @@ class OutputCollector:
         self.execution_count: int | None = None
         self._callbacks = {"stdout": on_stdout, "stderr": on_stderr}
         self._on_output = on_output
-        self._pending: list[Any] = []
 
     async def handle(self, msg: dict[str, Any]) -> None:
         kind = msg["header"]["msg_type"]

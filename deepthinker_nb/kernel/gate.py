@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepthinker_nb.kernel.backend import DEFAULT_POLICY
+
+if TYPE_CHECKING:
+    from deepthinker_nb.scanner import ScanPolicy, SecurityScanner
 
 log = logging.getLogger("deepthinker_nb.gate")
 _warned = False
@@ -27,7 +30,8 @@ class ScanGate:
     """
 
     def __init__(
-        self, enabled: bool = True, policy: Any = None, scanner: Any = None, reason: str = ""
+        self, enabled: bool = True, policy: ScanPolicy | None = None,
+        scanner: SecurityScanner | None = None, reason: str = "",
     ) -> None:
         global _warned
         self.enabled = enabled

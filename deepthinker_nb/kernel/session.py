@@ -18,7 +18,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 from jupyter_client import AsyncKernelManager
@@ -39,6 +39,9 @@ from deepthinker_nb.kernel.local.orphans import temp_prefix
 from deepthinker_nb.kernel.results import CellResult, ErrorInfo
 from deepthinker_nb.kernel.specs import DeepThinkerKernelSpecManager
 from deepthinker_nb.kernel.sync import register_closer, run_sync, unregister_closer
+
+if TYPE_CHECKING:
+    from deepthinker_nb.scanner import ScanPolicy, SecurityScanner
 
 log = logging.getLogger("deepthinker_nb.kernel")
 
@@ -110,8 +113,8 @@ class AsyncKernelSession:
         workdir: str | Path | None = None,
         data_dirs: Sequence[str | Path] = (),
         scan: bool = True,
-        policy: Any = None,
-        scanner: Any = None,
+        policy: ScanPolicy | None = None,
+        scanner: SecurityScanner | None = None,
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
         default_timeout: float | object | None = FROM_CONFIG,
         interrupt_grace: float = 2.0,

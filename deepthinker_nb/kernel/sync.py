@@ -12,7 +12,7 @@ import asyncio
 import atexit
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -107,11 +107,6 @@ def run_sync(awaitable: Awaitable[T], timeout: float | None = None) -> T:
     if error is not None:
         raise error
     return call.value  # type: ignore[no-any-return]
-
-
-def spawn(awaitable: Awaitable[Any]) -> Future[Any]:
-    """Start a coroutine on the shared loop without waiting for it."""
-    return asyncio.run_coroutine_threadsafe(awaitable, background_loop())  # type: ignore[arg-type]
 
 
 def register_closer(closer: Callable[[], Awaitable[Any]]) -> None:

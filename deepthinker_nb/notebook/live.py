@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepthinker_nb.errors import DeepThinkerError
 from deepthinker_nb.kernel.backend import DEFAULT_BACKEND
@@ -18,6 +18,9 @@ from deepthinker_nb.kernel.results import CellResult
 from deepthinker_nb.kernel.session import KernelSession
 from deepthinker_nb.notebook.io import read_notebook
 from deepthinker_nb.notebook.recorder import NotebookRecorder
+
+if TYPE_CHECKING:
+    from deepthinker_nb.scanner import ScanPolicy
 
 log = logging.getLogger("deepthinker_nb.session")
 
@@ -35,7 +38,7 @@ class Session:
         data_dirs: Sequence[str | Path] = (),
         replay: bool = True,
         scan: bool = True,
-        policy: Any = None,
+        policy: ScanPolicy | None = None,
         timeout: float | None = None,
     ) -> None:
         self.path = Path(notebook)
