@@ -86,21 +86,25 @@ def run_batch(
             continue
         rows[run.key] = row_from_run_dir(run, done, cached=True)
         tracker.cached_run(run.key, rows[run.key].best_score)
+    submission: _Submission | None = None
     try:
         if todo:
             with _client(distributed, client, scheduler, workers, len(todo)) as (dask, own):
                 shared_out = _shared(dask, batch, shared, own, out_dir, todo)
-                _Submission(dask, distributed, batch, out_dir, shared_out,
-                            batch.retries if retries is None else retries, tracker, result,
-                            rows).run(todo)
+                submission = _Submission(dask, distributed, batch, out_dir, shared_out,
+                                         batch.retries if retries is None else retries,
+                                         tracker, result, rows)
+                submission.run(todo)
         else:
             tracker.note(f"all {len(batch.runs)} runs already finished in {out_dir}")
     finally:
-        result.rows = [rows.get(run.key) or BatchRow(run, "cancelled", error="not run")
-                       for run in batch.runs]
-        result.wall_time = time.perf_counter() - tracker.started
-        write_tables(result)
-        write_report(result)
+        # Also when interrupted: the runs that ended are recorded, the others say so.
+        if rows or submission is not None:
+            result.rows = [rows.get(run.key) or BatchRow(run, "cancelled", error="not run")
+                           for run in batch.runs]
+            result.wall_time = time.perf_counter() - tracker.started
+            write_tables(result)
+            write_report(result)
     return result
 
 
@@ -121,7 +125,11 @@ def _client(distributed: Any, client: Any, scheduler: str | None, workers: int |
         yield client, False
         return
     if scheduler is not None:
-        with distributed.Client(scheduler, timeout="30s") as made:
+        try:
+            made = distributed.Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConfigError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+        with made:
             yield made, False
         return
     count = workers or max(1, min(os.cpu_count() or 1, runs))
