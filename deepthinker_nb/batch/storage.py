@@ -48,10 +48,11 @@ def claim_run_dir(out_dir: Path, run: RunConfig) -> tuple[Path, int]:
 
 
 def attempt_dirs(out_dir: Path, run: RunConfig) -> list[Path]:
-    """Every attempt dir of ``run`` in ``out_dir``, oldest first."""
+    """Every attempt dir of ``run`` in ``out_dir``, oldest first (found by its hash: a dataset
+    that was given another label since is still the same run)."""
     if not out_dir.is_dir():
         return []
-    found = [p for p in out_dir.glob(f"{run.slug}-{run.key}-a*") if _ATTEMPT.search(p.name)]
+    found = [p for p in out_dir.glob(f"*-{run.key}-a*") if _ATTEMPT.search(p.name)]
     return sorted(found, key=lambda p: int(_ATTEMPT.search(p.name).group(1)))  # type: ignore[union-attr]
 
 

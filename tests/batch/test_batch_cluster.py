@@ -192,3 +192,30 @@ def test_cancelled_task_stops_its_kernels(client: Any, tmp_path: Path) -> None:
         time.sleep(0.2)  # the run's thread may start nothing new after its cancellation
     assert not any(kernel_processes(pid) for pid in pids.values())
     assert not is_finished(run_dir)
+
+
+def test_closed_worker_stops_its_kernels_and_the_run_moves(client: Any, tmp_path: Path) -> None:
+    """Scaling down (a worker retired and closed mid-run): the run's kernels stop with it,
+    and Dask runs the task again on the other worker, in a new attempt dir."""
+    (run,) = load_spec(fast_spec(1)).runs
+    key = "deepthinker-test-retire"
+    future = client.submit(execute_run, RunTask(run, "test", key, str(tmp_path), shared=True),
+                           key=key, pure=False)
+    pids = client.run(os.getpid)
+    victim, kernels = None, []
+    deadline = time.monotonic() + 120
+    while not kernels and time.monotonic() < deadline:
+        for address, pid in pids.items():
+            found = kernel_processes(pid)
+            if found:
+                victim, kernels = address, found
+        time.sleep(0.1)
+    assert victim is not None, "the run's kernels never started"
+    client.retire_workers([victim], close_workers=True)
+    _gone, alive = psutil.wait_procs(kernels, timeout=30)
+    assert not alive
+    outcome = future.result(timeout=240)
+    assert outcome.error is None and outcome.worker != victim
+    first, second = attempt_dirs(tmp_path, run)
+    assert not is_finished(first) and is_finished(second, run.config_hash)
+    assert outcome.run_dir == str(second)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deepthinker_nb.batch import SpecError, load_spec
-from deepthinker_nb.batch.storage import claim_run_dir, pack, relocate, unpack
+from deepthinker_nb.batch.storage import attempt_dirs, claim_run_dir, pack, relocate, unpack
 
 ROOT = Path(__file__).resolve().parents[2]
 IRIS = ROOT / "notebooks" / "data" / "iris.csv"
@@ -175,6 +175,9 @@ def test_run_dirs_claim_attempts_and_move_safely(tmp_path: Path) -> None:
     first, one = claim_run_dir(tmp_path, run)
     second, two = claim_run_dir(tmp_path, run)
     assert (one, two) == (1, 2) and first.name.endswith("-a1") and second.name.endswith("-a2")
+    (relabelled,) = load_spec({"datasets": [{"name": "iris", "label": "flowers"}]}).runs
+    assert relabelled.config_hash == run.config_hash
+    assert attempt_dirs(tmp_path, relabelled) == [first, second]
     worker_dir = tmp_path / "worker" / run.dir_name(1)
     (worker_dir / "data").mkdir(parents=True)
     (worker_dir / "manifest.json").write_text(json.dumps(
