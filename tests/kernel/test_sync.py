@@ -9,7 +9,7 @@ from concurrent.futures import CancelledError
 
 import pytest
 
-from deepthinker_nb.kernel.sync import background_loop, run_sync, spawn
+from deepthinker_nb.kernel.sync import background_loop, run_sync
 
 
 async def _value(x: int) -> int:
@@ -93,7 +93,3 @@ def test_many_threads_at_once_each_get_their_own_answer():
     for t in threads:
         t.join(30)
     assert results == {i: i * 2 for i in range(8)}
-
-
-def test_spawn_runs_in_the_background():
-    assert spawn(_value(5)).result(10) == 10
