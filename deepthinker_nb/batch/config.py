@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,9 @@ from deepthinker_nb.workflow.councils import Councils
 SPEC_VERSION = 1
 """Part of every config hash: a change to what a run means bumps it (and re-runs everything)."""
 HASH_LENGTH = 12
+ITERATION_FIELDS = ("max_iterations", "quality_threshold", "patience")
+"""The iteration settings a spec sets, and the hash covers (by value, defaults resolved): a
+field added to ``IterationConfig`` later does not change the hash of every finished run."""
 DEFAULT_SEED = 42
 DEFAULT_RETRIES = 2
 
@@ -127,7 +130,7 @@ class RunConfig:
             "version": SPEC_VERSION,
             "dataset_sha256": self.dataset.sha256,
             "target": self.target, "task_type": self.task_type, "seed": self.seed,
-            "iteration": asdict(self.iteration),
+            "iteration": {name: getattr(self.iteration, name) for name in ITERATION_FIELDS},
             "backend": self.backend.backend, "profile": self.backend.profile,
             "council": self.council.to_dict(), "objective": self.objective,
             "test_split_ratio": self.settings.test_split_ratio,

@@ -30,6 +30,7 @@ from typing import Any
 from deepthinker_nb.batch.config import (
     DEFAULT_RETRIES,
     DEFAULT_SEED,
+    ITERATION_FIELDS,
     BackendChoice,
     BatchSpec,
     CouncilChoice,
@@ -48,7 +49,7 @@ AXES = ("datasets", "targets", "tasks", "seeds", "iterations", "backends", "coun
 TOP_KEYS = (*AXES, "name", "runs", "settings", "output")
 RUN_KEYS = ("dataset", "target", "task", "seed", "iterations", "backend", "council")
 DATASET_KEYS = ("name", "path", "label", "target", "task", "objective")
-ITERATION_KEYS = ("max_iterations", "quality_threshold", "patience")
+ITERATION_KEYS = ITERATION_FIELDS
 BACKEND_KEYS = ("backend", "profile")
 COUNCIL_KEYS = ("name",)
 COUNCILS = ("offline",)
