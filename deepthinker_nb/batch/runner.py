@@ -180,6 +180,7 @@ class _Submission:
         self.rows = rows
         self.batch_id = secrets.token_hex(4)
         self.topic = f"deepthinker-batch-{self.batch_id}"
+        self._futures: dict[str, tuple[Any, RunConfig]] = {}
 
     def run(self, todo: list[RunConfig]) -> None:
         client, out_dir = self.client, self.out_dir
@@ -194,7 +195,6 @@ class _Submission:
             f"dashboard: {link or 'not available (pip install bokeh)'}")
         probe = write_probe(out_dir) if self.shared else None
         client.subscribe_topic(self.topic, self.tracker.worker_event)
-        self._futures: dict[str, tuple[Any, RunConfig]] = {}
         try:
             shipped = self._ship(todo)
             for run in todo:
@@ -238,10 +238,9 @@ class _Submission:
             run = self._futures[future.key][1]
             try:
                 outcome: TaskOutcome = future.result()
-            except Exception as exc:  # retries spent, or the worker died too often
-                row = BatchRow(run, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
-            else:
                 row = self._row(run, outcome)
+            except Exception as exc:  # retries spent, the worker died too often, a bad archive
+                row = BatchRow(run, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
             self.rows[run.key] = row
             self.tracker.finished(run.key, row.ok, row.best_score, row.error)
             future.release()

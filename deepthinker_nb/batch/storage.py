@@ -131,12 +131,15 @@ def remove_probe(out_dir: Path, name: str) -> None:
 
 # -- moving a run dir to the client ----------------------------------------------------------------
 def pack(run_dir: Path) -> bytes:
-    """The run dir as a gzipped tar (names relative to the run dir; no links followed)."""
+    """The run dir as a gzipped tar (names relative to the run dir). Kernels wrote into it, so,
+    as ``untrusted.py`` reads such files: no symlink, FIFO or hard-linked file is taken."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for path in sorted(run_dir.rglob("*")):
             if path.is_symlink() or not (path.is_file() or path.is_dir()):
-                continue  # a kernel-planted link or FIFO is not brought home
+                continue
+            if path.is_file() and path.stat().st_nlink != 1:
+                continue
             archive.add(path, arcname=str(path.relative_to(run_dir)), recursive=False)
     return buffer.getvalue()
 

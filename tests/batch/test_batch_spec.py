@@ -3,14 +3,24 @@ and every mistake is one line naming the file and the line that is wrong."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from deepthinker_nb.batch import SpecError, load_spec
-from deepthinker_nb.batch.storage import attempt_dirs, claim_run_dir, pack, relocate, unpack
+from deepthinker_nb.batch.storage import (
+    StorageError,
+    attempt_dirs,
+    claim_run_dir,
+    pack,
+    relocate,
+    unpack,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 IRIS = ROOT / "notebooks" / "data" / "iris.csv"
@@ -183,10 +193,26 @@ def test_run_dirs_claim_attempts_and_move_safely(tmp_path: Path) -> None:
     (worker_dir / "manifest.json").write_text(json.dumps(
         {"run_dir": str(worker_dir), "data": f"{worker_dir}/data/train.csv"}))
     (worker_dir / "link").symlink_to("/etc/passwd")
+    (worker_dir / "data" / "train.csv").write_text("a\n1\n")
+    os.link(worker_dir / "data" / "train.csv", worker_dir / "data" / "hard.csv")
     archive = pack(worker_dir)
     dest, _ = claim_run_dir(tmp_path / "client", run)
     unpack(archive, dest)
     assert not (dest / "link").exists()  # links are not brought home
+    assert not (dest / "data" / "hard.csv").exists() and not (dest / "data" / "train.csv").exists()
     relocate(dest, {str(worker_dir): str(dest)})
     assert str(dest) + "/data/train.csv" in (dest / "manifest.json").read_text()
     assert str(worker_dir) not in (dest / "manifest.json").read_text()
+
+
+def test_unpack_refuses_members_outside_the_run_dir(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 1
+        archive.addfile(info, io.BytesIO(b"x"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(StorageError, match="refusing member"):
+        unpack(buffer.getvalue(), dest)
+    assert not (tmp_path / "escaped.txt").exists()
