@@ -42,7 +42,7 @@ from deepthinker_nb.batch.document import KeyPath, SpecDocument, SpecError, read
 from deepthinker_nb.config import DataConfig, IterationConfig
 from deepthinker_nb.config.data import TASK_TYPES
 from deepthinker_nb.errors import DeepThinkerError
-from deepthinker_nb.kernel.backend import available_backends, get_backend
+from deepthinker_nb.kernel.backend import DEFAULT_BACKEND, available_backends, get_backend
 from deepthinker_nb.report.manifest import file_sha256
 
 AXES = ("datasets", "targets", "tasks", "seeds", "iterations", "backends", "councils")
@@ -126,7 +126,7 @@ class _Parser:
         iterations = (self.axis(data, "iterations", self.iteration) if "iterations" in data
                       else [_At(IterationConfig(), ())])
         backends = (self.axis(data, "backends", self.backend) if "backends" in data
-                    else [_At(BackendChoice(get_backend("local").name), ())])
+                    else [_At(BackendChoice(get_backend(DEFAULT_BACKEND).name), ())])
         councils = (self.axis(data, "councils", self.council) if "councils" in data
                     else [_At(CouncilChoice(), ())])
         runs = []
@@ -155,7 +155,7 @@ class _Parser:
             iteration = (self.iteration(entry["iterations"], (*path, "iterations"))
                          if "iterations" in entry else IterationConfig())
             backend = (self.backend(entry["backend"], (*path, "backend")) if "backend" in entry
-                       else BackendChoice(get_backend("local").name))
+                       else BackendChoice(get_backend(DEFAULT_BACKEND).name))
             council = (self.council(entry["council"], (*path, "council")) if "council" in entry
                        else CouncilChoice())
             run = self.run(dataset, target, task, seed, iteration, backend, council, settings)
