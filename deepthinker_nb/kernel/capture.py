@@ -6,6 +6,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from deepthinker_nb.kernel.results import CellResult, ErrorInfo, RichOutput, strip_ansi
@@ -105,6 +106,7 @@ class OutputCollector:
                 execution_count=content.get("execution_count"),
                 stdout_offset=self.streams["stdout"].size,
                 stderr_offset=self.streams["stderr"].size,
+                display_id=(content.get("transient") or {}).get("display_id"),
             )
             size = _bundle_size(data)
             if self.outputs_size + size <= self.limit:
@@ -119,6 +121,8 @@ class OutputCollector:
                 evalue=content.get("evalue", ""),
                 traceback=[strip_ansi(line) for line in content.get("traceback", [])],
             )
+        elif kind == "update_display_data":
+            self._update_display(content)
         elif kind == "execute_input":
             self.execution_count = content.get("execution_count", self.execution_count)
         elif kind == "clear_output":
@@ -127,6 +131,24 @@ class OutputCollector:
                 stream.clear()
             self.outputs.clear()
             self.outputs_size = 0
+
+    def _update_display(self, content: dict[str, Any]) -> None:
+        """Redraw the outputs shown under a display id, as a notebook front end does (progress
+        displays update this way); the size cap still holds."""
+        display_id = (content.get("transient") or {}).get("display_id")
+        if display_id is None:
+            return
+        data = content.get("data", {})
+        for index, output in enumerate(self.outputs):
+            if output.display_id != display_id:
+                continue
+            grown = _bundle_size(data) - _bundle_size(output.data)
+            if self.outputs_size + grown > self.limit:
+                self.outputs_dropped += max(grown, 0)
+                continue
+            self.outputs_size += grown
+            self.outputs[index] = replace(output, data=data,
+                                          metadata=content.get("metadata", {}))
 
     def mentions_memory_exhaustion(self) -> bool:
         """Whether the cell's own output shows an allocation failure (evidence for a death)."""

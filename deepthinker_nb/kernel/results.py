@@ -48,6 +48,8 @@ class RichOutput:
     execution_count: int | None = None
     stdout_offset: int = 0
     stderr_offset: int = 0
+    display_id: str | None = None
+    """The id a later ``update_display_data`` names to redraw this output in place."""
 
     @property
     def text(self) -> str:

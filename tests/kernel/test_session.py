@@ -148,3 +148,16 @@ def test_files_in_the_working_dir_may_be_used_by_absolute_path(tmp_path):
         result = s.execute(f"open({str(tmp_path / 'out.txt')!r}, 'w').write('ok')")
         assert result.success, result.summary()
         assert s.execute("open('/etc/hostname').read()").status == "blocked"
+
+
+def test_a_display_updated_by_id_shows_its_last_state(tmp_path):
+    """``display(..., display_id=True).update(...)`` redraws in place, as in JupyterLab."""
+    code = ("from IPython.display import display\n"
+            "handle = display('step 1', display_id=True)\n"
+            "for step in (2, 3):\n"
+            "    handle.update(f'step {step}')\n"
+            "display('after')")
+    with KernelSession("local", workdir=tmp_path) as session:
+        result = session.execute(code)
+    assert result.status == "ok"
+    assert [o.text for o in result.outputs] == ["'step 3'", "'after'"]
