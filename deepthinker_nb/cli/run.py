@@ -9,6 +9,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from deepthinker_nb.cli.llm_options import add_llm_options, llm_councils_from_args, llm_wanted
 from deepthinker_nb.cli.options import add_backend_option, add_timeout_option
 from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.kernel.backend import DEFAULT_BACKEND, available_backends, get_backend
@@ -64,6 +65,7 @@ def _common(parser: argparse.ArgumentParser, max_iterations: int = 5) -> None:
     parser.add_argument("--pool-size", type=int, default=DEFAULT_POOL_SIZE, metavar="N",
                         help=f"warm kernels kept ready (default {DEFAULT_POOL_SIZE})")
     parser.add_argument("--quiet", action="store_true", help="no live progress on stderr")
+    add_llm_options(parser)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -100,7 +102,10 @@ def _execute(args: argparse.Namespace, data: Any, task: str, target: str | None,
         patience=args.patience or None,
     )
     display = None if args.quiet else ProgressDisplay(sys.stderr)
+    councils, run_id = (llm_councils_from_args(args, args.out) if llm_wanted(args)
+                        else (None, None))
     runner = WorkflowRunner(data_config, iteration_config, runs_dir=args.out,
+                            councils=councils, run_id=run_id,
                             pool_size=args.pool_size, progress=display)
     result = runner.run(objective)
     print(result.summary())
