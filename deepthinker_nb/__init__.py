@@ -30,6 +30,8 @@ _EXPORTS = {
     **{name: "deepthinker_nb.workflow" for name in (
         "WorkflowRunner", "WorkflowResult", "run_deepthinker_workflow")},
     "Session": "deepthinker_nb.notebook.live",
+    "LLMConfig": "deepthinker_nb.llm.config",
+    "llm_councils": "deepthinker_nb.workflow.councils.llm",
     **{name: "deepthinker_nb.batch" for name in (
         "BatchResult", "BatchRow", "BatchSpec", "load_spec", "run_batch")},
 }
@@ -56,6 +58,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from deepthinker_nb.kernel.pool import AsyncKernelPool, KernelPool
     from deepthinker_nb.kernel.results import CellResult, ErrorInfo, RichOutput
     from deepthinker_nb.kernel.session import AsyncKernelSession, KernelSession
+    from deepthinker_nb.llm.config import LLMConfig
     from deepthinker_nb.notebook.live import Session
     from deepthinker_nb.scanner import ScanPolicy, ScanReport, SecurityError, SecurityScanner
     from deepthinker_nb.workflow import WorkflowResult, WorkflowRunner, run_deepthinker_workflow
+    from deepthinker_nb.workflow.councils.llm import llm_councils
