@@ -28,6 +28,9 @@ def add_llm_options(parser: argparse.ArgumentParser) -> None:
                        help="seconds one model request may take (default 120)")
     group.add_argument("--llm-max-requests", type=int, default=None, metavar="N",
                        help="model requests per run (default 200)")
+    group.add_argument("--llm-roles", default="coder,evaluator", metavar="ROLES",
+                       help="comma-separated councils the model takes: planner, researcher, "
+                            "coder, evaluator, simulator (default coder,evaluator)")
     group.add_argument("--llm-replay", metavar="LOG",
                        help="serve the replies of a recorded llm_calls.jsonl instead of a model")
 
@@ -50,7 +53,8 @@ def llm_councils_from_args(args: argparse.Namespace, runs_dir: str | Path) -> tu
     if args.evaluator_model:
         config = config.with_role("evaluator", model=args.evaluator_model)
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-    return llm_councils(config, log_path(runs_dir, run_id)), run_id
+    roles = [r.strip() for r in (args.llm_roles or "").split(",") if r.strip()]
+    return llm_councils(config, log_path(runs_dir, run_id), roles=roles), run_id
 
 
 __all__ = ["add_llm_options", "llm_councils_from_args", "llm_wanted"]

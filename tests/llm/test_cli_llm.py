@@ -24,6 +24,10 @@ def test_flags_build_llm_councils(tmp_path, monkeypatch):
     assert councils.coder.client.config.for_role("coder").model == "c"
     assert councils.coder.client.log.path == tmp_path / run_id / LOG_NAME
     assert not llm_wanted(build_parser().parse_args(["demo"]))
+    args = build_parser().parse_args(["demo", "--model", "m", "--llm-roles", "planner, coder"])
+    councils, _ = llm_councils_from_args(args, tmp_path)
+    assert councils.describe()["planner"] == "LLMPlanner"
+    assert councils.describe()["evaluator"] == "OfflineEvaluator"
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from deepthinker_nb.workflow.councils.base import (
     Evaluation,
     EvaluationRequest,
 )
+from deepthinker_nb.workflow.councils.llm_advisers import LLMPlanner, LLMResearcher, LLMSimulator
 from deepthinker_nb.workflow.councils.llm_prompts import (
     EVALUATOR_SYSTEM,
     coder_system,
@@ -27,6 +28,9 @@ from deepthinker_nb.workflow.councils.llm_prompts import (
     evaluator_user,
 )
 
+ROLES = ("planner", "researcher", "coder", "evaluator", "simulator")
+DEFAULT_ROLES = ("coder", "evaluator")
+"""The roles a model takes unless told otherwise: where it adds the most."""
 MAX_LIFT = 1.0
 """How far the evaluator's score may sit above the host metric score: a reply talked into a
 10 by the code it reviews still scores close to what the held-out metric says."""
@@ -118,19 +122,20 @@ def _judgement(text: str) -> tuple[float | None, list[str], list[str]] | None:
 
 
 def llm_councils(config: LLMConfig, log_path: Path | str | None = None, *,
-                 roles: tuple[str, ...] = ("coder", "evaluator"),
+                 roles: tuple[str, ...] | list[str] = DEFAULT_ROLES,
                  client: LLMClient | None = None) -> Councils:
     """``Councils`` with the model-backed ``roles`` and the offline defaults elsewhere.
 
     ``log_path``: the call log, normally ``<run dir>/llm_calls.jsonl`` (see :func:`log_path`).
     """
     client = client or LLMClient(config, log_path)
-    available = {"coder": LLMCoder, "evaluator": LLMEvaluator}
+    available = {"coder": LLMCoder, "evaluator": LLMEvaluator, "planner": LLMPlanner,
+                 "researcher": LLMResearcher, "simulator": LLMSimulator}
     unknown = set(roles) - set(available)
     if unknown:
         from deepthinker_nb.errors import ConfigError
 
-        raise ConfigError(f"llm councils: no model-backed {sorted(unknown)} yet; "
+        raise ConfigError(f"llm councils: unknown role(s) {sorted(unknown)}; "
                           f"available: {sorted(available)}")
     return Councils.coerce({role: available[role](client) for role in roles})
 
@@ -140,4 +145,5 @@ def log_path(runs_dir: Path | str, run_id: str) -> Path:
     return Path(runs_dir) / run_id / LOG_NAME
 
 
-__all__ = ["LLMCoder", "LLMEvaluator", "llm_councils", "log_path"]
+__all__ = ["DEFAULT_ROLES", "ROLES", "LLMCoder", "LLMEvaluator", "LLMPlanner", "LLMResearcher",
+           "LLMSimulator", "llm_councils", "log_path"]
