@@ -18,7 +18,7 @@ import pandas as pd
 
 from deepthinker_nb.errors import DeepThinkerError
 from deepthinker_nb.untrusted import StrPath, UntrustedFileError, open_untrusted
-from deepthinker_nb.workflow.data import ROW_ID, label_key
+from deepthinker_nb.workflow.data import ROW_ID, label_key, label_keys
 
 PROBA_PREFIX = "proba_"
 PRIMARY_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
@@ -92,7 +92,7 @@ class MetricComputer:
         self._ids = set(int(i) for i in test_labels.index)
         if task_type == "classification":
             self.classes = sorted(classes) if classes else sorted(
-                set(test_labels.map(label_key)))
+                set(label_keys(test_labels)))
         else:
             self.classes = []
 
@@ -167,7 +167,7 @@ class MetricComputer:
             if any(c.startswith(PROBA_PREFIX) for c in frame.columns):
                 raise PredictionError("probability columns are for classification only")
         else:
-            frame["prediction"] = frame["prediction"].map(label_key)
+            frame["prediction"] = label_keys(frame["prediction"])
             unknown_labels = sorted(set(frame["prediction"]) - set(self.classes))
             if unknown_labels:
                 raise PredictionError(
@@ -220,7 +220,7 @@ class MetricComputer:
     def _classification(self, frame: pd.DataFrame) -> MetricResult:
         from sklearn import metrics as skm
 
-        y_true = self._labels.map(label_key).to_numpy()
+        y_true = label_keys(self._labels).to_numpy()
         y_pred = frame["prediction"].to_numpy()
         labels = self.classes
         result: dict[str, float] = {
