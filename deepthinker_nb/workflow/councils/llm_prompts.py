@@ -69,10 +69,15 @@ def coder_user(request: CodeRequest) -> str:
              request.research.to_markdown() if request.research else "",
              f"## Iteration {request.iteration}\nThe run stops when the score reaches "
              f"{request.quality_threshold:g}/10."]
-    if plan.sizing:
-        parts.append("Sizing hints: " + json.dumps(plan.sizing, default=str))
-    if request.cell_timeout:
-        parts.append(f"Each cell is stopped after {request.cell_timeout:g} seconds.")
+    sizing = getattr(plan, "sizing", None)  # a newer Plan field; older plans lack it
+    if sizing:
+        parts.append("Sizing hints: " + json.dumps(sizing, default=str))
+    cell_timeout = getattr(request, "cell_timeout", None)  # newer CodeRequest fields
+    if cell_timeout:
+        parts.append(f"Each cell is stopped after {cell_timeout:g} seconds.")
+    time_left = getattr(request, "time_left", None)
+    if time_left is not None:
+        parts.append(f"The run has {time_left:.0f} seconds left: keep the code fast.")
     best, last = request.best, request.last
     if best is not None and best is not last:
         parts.append(_attempt(best, "Best code so far"))
