@@ -23,6 +23,11 @@ class Plan:
     steps: list[str] = field(default_factory=list)
     candidate_models: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sizing: dict[str, Any] = field(default_factory=dict)
+    """How much work an iteration does, sized to the data (the offline planner fills it from
+    :class:`~deepthinker_nb.workflow.councils.sizing.Sizing`: ``cv_rows``, ``cv_folds``,
+    ``tree_rows``, ``text_vocabulary``, ``boosting_rounds``, ``early_stopping``...). Optional:
+    a coder falls back to its own defaults."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +95,10 @@ class CodeRequest:
     """1-based."""
     history: list[Attempt] = field(default_factory=list)
     quality_threshold: float = 8.0
+    cell_timeout: float | None = None
+    """Seconds each cell may run before it is stopped (None: not known)."""
+    time_left: float | None = None
+    """Seconds left of the run's time budget (None: no budget)."""
 
     @property
     def last(self) -> Attempt | None:
