@@ -10,7 +10,7 @@ import sys
 from typing import Any, TextIO
 
 from deepthinker_nb.cli.llm_options import add_llm_options, llm_councils_from_args, llm_wanted
-from deepthinker_nb.cli.options import add_backend_option, add_timeout_option
+from deepthinker_nb.cli.options import add_backend_option, add_timeout_option, positive_seconds
 from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.kernel.backend import DEFAULT_BACKEND, available_backends, get_backend
 
@@ -28,8 +28,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--data", required=True, metavar="PATH",
                      help="CSV, JSON (records or lines) or Parquet file")
     run.add_argument("--target", metavar="COL", help="target column (default: the last column)")
-    run.add_argument("--task", choices=("classification", "regression"),
-                     default="classification")
+    run.add_argument("--task", choices=("classification", "regression"), default=None,
+                     help="default: inferred from the target (numbers with more than 20 "
+                          "distinct values: regression, anything else: classification)")
     run.add_argument("--objective", metavar="TEXT", help="what the model should achieve")
     _common(run)
     run.set_defaults(func=_run)
@@ -60,6 +61,11 @@ def _common(parser: argparse.ArgumentParser, max_iterations: int = 5) -> None:
                         help="stop after N iterations without improvement (0: never)")
     parser.add_argument("--seed", type=int, default=42, help="split and model seed")
     add_timeout_option(parser)
+    parser.add_argument("--time-budget", type=positive_seconds, default=None, metavar="SECONDS",
+                        help="time for the whole run: cells get its share as their limit "
+                             "(unless --timeout is given) and no iteration starts that would "
+                             "not fit (default: no budget; cells get a limit that grows with "
+                             "the data's size)")
     parser.add_argument("--out", default="runs", metavar="DIR",
                         help="runs directory (default ./runs)")
     parser.add_argument("--pool-size", type=int, default=DEFAULT_POOL_SIZE, metavar="N",
@@ -84,7 +90,7 @@ def _demo(args: argparse.Namespace) -> int:
                     args.objective or dataset.objective)
 
 
-def _execute(args: argparse.Namespace, data: Any, task: str, target: str | None,
+def _execute(args: argparse.Namespace, data: Any, task: str | None, target: str | None,
              objective: str) -> int:
     from deepthinker_nb.config import DataConfig, IterationConfig
     from deepthinker_nb.workflow import WorkflowRunner
@@ -93,20 +99,21 @@ def _execute(args: argparse.Namespace, data: Any, task: str, target: str | None,
                                            if args.profile else DEFAULT_BACKEND))
     kernel_config = backend.profile(args.profile) if args.profile else None
     data_config = DataConfig(
-        data_path=str(data), task_type=task, target_column=target, random_seed=args.seed,
+        data_path=str(data), task_type=task or "classification", target_column=target,
+        random_seed=args.seed,
         execution_timeout=args.timeout, execution_backend=backend.name,
         kernel_config=kernel_config,
     )
     iteration_config = IterationConfig(
         max_iterations=args.max_iterations, quality_threshold=args.quality_threshold,
-        patience=args.patience or None,
+        patience=args.patience or None, time_budget=args.time_budget,
     )
     display = None if args.quiet else ProgressDisplay(sys.stderr)
     councils, run_id = (llm_councils_from_args(args, args.out) if llm_wanted(args)
                         else (None, None))
     runner = WorkflowRunner(data_config, iteration_config, runs_dir=args.out,
                             councils=councils, run_id=run_id,
-                            pool_size=args.pool_size, progress=display)
+                            pool_size=args.pool_size, progress=display, infer_task=task is None)
     result = runner.run(objective)
     print(result.summary())
     return 0 if result.status == "complete" else 1

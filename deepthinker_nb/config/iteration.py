@@ -13,6 +13,9 @@ class IterationConfig:
 
     ``patience`` counts iterations in a row that fail to beat the best score by at least
     ``min_improvement``; ``None`` disables the stall rule. ``enabled=False`` runs one iteration.
+    ``time_budget``: seconds for the whole run; the per-cell limit (unless one is given) is
+    its share, and no iteration starts that would not leave time for the simulation and the
+    recording. ``None``: no budget (cells get a limit that follows the data's size).
     """
 
     max_iterations: int = 5
@@ -20,6 +23,7 @@ class IterationConfig:
     enabled: bool = True
     patience: int | None = 2
     min_improvement: float = 0.05
+    time_budget: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.max_iterations, bool) or not isinstance(self.max_iterations, int) or (
@@ -45,6 +49,14 @@ class IterationConfig:
             )
         if self.min_improvement < 0:
             raise ConfigError("IterationConfig.min_improvement: must be >= 0")
+        if self.time_budget is not None and (
+            isinstance(self.time_budget, bool) or not isinstance(self.time_budget, (int, float))
+            or self.time_budget <= 0
+        ):
+            raise ConfigError(
+                f"IterationConfig.time_budget: must be > 0 seconds or None, got "
+                f"{self.time_budget!r}"
+            )
 
     @property
     def effective_max_iterations(self) -> int:

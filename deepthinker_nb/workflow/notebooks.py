@@ -147,6 +147,14 @@ def append_host_results(path: Path, result: WorkflowResult, run_metrics: dict[st
     write_notebook(executed, path)
 
 
+def append_markdown(path: Path, text: str) -> None:
+    """Append a host-written markdown cell to the executed notebook at ``path``."""
+    executed = read_notebook(path)
+    executed.cells.append(nbformat.v4.new_markdown_cell(text))
+    nbformat.validate(executed)
+    write_notebook(executed, path)
+
+
 # -- host-written cells ----------------------------------------------------------------------------
 def evaluation_markdown(result: WorkflowResult) -> str:
     rows = ["| iteration | model | status | score | metrics |", "|---|---|---|---|---|"]
@@ -244,7 +252,8 @@ def failure_text(run: NotebookRun, timeout: float) -> str:
     cell = run.failed_cell
     where = f"cell {run.failed_cell_index}" if run.failed_cell_index is not None else "a cell"
     if run.status == "timeout":
-        return f"{where} exceeded the time limit of {timeout:g}s and was stopped"
+        return (f"{where} exceeded the time limit of {timeout:g}s and was stopped (do less "
+                "work per cell: sample rows, fewer folds, a cheaper model)")
     if run.status == "died":
         detail = f": {run.error}" if run.error else ""
         return f"the kernel died while running {where}{detail} (memory, os._exit or a crash)"
@@ -261,7 +270,8 @@ def failure_text(run: NotebookRun, timeout: float) -> str:
 
 
 __all__ = [
-    "FEEDBACK_LIMIT", "PREDICTIONS_FILE", "ScenarioSection", "append_host_results", "clip",
+    "FEEDBACK_LIMIT", "PREDICTIONS_FILE", "ScenarioSection", "append_host_results",
+    "append_markdown", "clip",
     "evaluation_markdown", "failure_text", "host_evaluation_cell", "iteration_notebook",
     "kernel_parameters", "research_notebook", "run_notebook", "scan_records", "score_plot_cell",
     "section_status", "simulation_notebook", "tagged_outputs",

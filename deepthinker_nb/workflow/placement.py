@@ -8,13 +8,14 @@ backend is named here.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from nbformat import NotebookNode
 
 from deepthinker_nb.config import DataConfig, DockerConfig
-from deepthinker_nb.config.limits import cell_timeout
+from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT, cell_timeout, parse_size
 from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.kernel.backend import KernelBackend, get_backend
 from deepthinker_nb.kernel.pool import KernelPool
@@ -71,6 +72,11 @@ class KernelPlacement:
         self.scan = scan
         self.policy = policy
         self.timeout = cell_timeout(self.kernel_config, timeout)
+        self.explicit_timeout: float | None = (
+            timeout if timeout is not None
+            else getattr(self.kernel_config, "execution_timeout", None))
+        """The per-cell limit someone chose (``timeout=``, the kernel config's); None: the
+        run decides from its data or time budget (:meth:`run_timeout`)."""
 
     @classmethod
     def for_workflow(
@@ -109,6 +115,36 @@ class KernelPlacement:
         two or more, or a kernel of its own for each notebook."""
         return self.pool_size >= 2 or not self.poolable
 
+    # -- the run's limits --------------------------------------------------------------------------
+    def run_timeout(self, n_rows: int, n_columns: int, time_budget: float | None = None,
+                    iterations: int = 1) -> float:
+        """The per-cell limit of a run on ``n_rows`` x ``n_columns`` data: the one someone
+        chose (:attr:`explicit_timeout`), else its share of the run's ``time_budget``
+        (:func:`budget_cell_timeout`), else the data size's (:func:`data_cell_timeout`)."""
+        if self.explicit_timeout is not None:
+            return float(self.explicit_timeout)
+        if time_budget is not None:
+            return budget_cell_timeout(time_budget, iterations)
+        return data_cell_timeout(n_rows, n_columns)
+
+    @property
+    def memory_limit(self) -> tuple[int, str] | None:
+        """(bytes, kind) a kernel may use: an ``address_space`` limit (the config's
+        ``limits.memory``, an rlimit that counts reserved memory) or a ``resident`` one (its
+        ``memory_limit``, a container's); None when the config sets none."""
+        config = self.kernel_config
+        limits = getattr(config, "limits", None)
+        if limits is not None:
+            value, kind = getattr(limits, "memory", None), "address_space"
+        else:
+            value, kind = getattr(config, "memory_limit", None), "resident"
+        if value is None:
+            return None
+        try:
+            return parse_size(value), kind
+        except ConfigError:
+            return None
+
     # -- description -------------------------------------------------------------------------------
     @property
     def kernel_name(self) -> str:
@@ -134,12 +170,13 @@ class KernelPlacement:
         return self.policy.with_(work_dir=str(workdir),
                                  data_dirs=tuple(dict.fromkeys((*self.policy.data_dirs, data))))
 
-    def start(self, run_dir: Path, expected: int) -> RunKernels:
+    def start(self, run_dir: Path, expected: int, timeout: float | None = None) -> RunKernels:
         """The kernels of the run in ``run_dir``. When :attr:`poolable`, a pool starts warming
         up in the background, told that at most ``expected`` notebooks will take a kernel;
-        otherwise each notebook starts its own kernel and nothing starts now."""
+        otherwise each notebook starts its own kernel and nothing starts now. ``timeout``:
+        the run's per-cell limit (default :attr:`timeout`)."""
         if not self.poolable:
-            return RunKernels(self, run_dir, None)
+            return RunKernels(self, run_dir, None, timeout)
         # Each notebook writes its predictions under run_dir/work/: the local kernels'
         # file-system jail must let them, and nothing else outside their own working dirs.
         work = run_dir / "work"
@@ -149,7 +186,7 @@ class KernelPlacement:
                           data_dirs=[run_dir / "data"], scan=self.scan,
                           policy=self.scan_policy(run_dir, work))
         pool.expect(expected)
-        return RunKernels(self, run_dir, pool.start())
+        return RunKernels(self, run_dir, pool.start(), timeout)
 
 
 class RunKernels:
@@ -157,10 +194,12 @@ class RunKernels:
     Safe to use from two threads (the pool hands each caller its own kernel)."""
 
     def __init__(self, placement: KernelPlacement, run_dir: Path,
-                 pool: KernelPool | None) -> None:
+                 pool: KernelPool | None, timeout: float | None = None) -> None:
         self.placement = placement
         self.run_dir = run_dir
         self.pool = pool
+        self.timeout = placement.timeout if timeout is None else timeout
+        """Seconds each cell of this run may take."""
 
     def expect(self, remaining: int) -> None:
         """At most ``remaining`` more notebooks will run: the pool warms no kernel beyond."""
@@ -181,9 +220,33 @@ class RunKernels:
                 "workdir": workdir, "data_dirs": (self.run_dir / "data",)}
         else:
             kernel = {"pool": self.pool}
-        return execute_notebook(nb, path, **kernel, timeout=placement.timeout,
+        return execute_notebook(nb, path, **kernel, timeout=self.timeout,
                                 scan=placement.scan,
                                 policy=placement.scan_policy(self.run_dir, workdir))
 
 
-__all__ = ["PRELOAD", "KernelConfig", "KernelPlacement", "RunKernels"]
+MAX_CELL_TIMEOUT = 1800.0
+"""The longest per-cell limit the data size alone gives (30 minutes)."""
+MIN_BUDGET_CELL_TIMEOUT = 10.0
+"""The shortest per-cell limit a time budget gives (starting Python's imports takes seconds)."""
+
+
+def data_cell_timeout(n_rows: int, n_columns: int) -> float:
+    """The per-cell limit for data of this size: :data:`DEFAULT_CELL_TIMEOUT` up to a million
+    values (rows x columns), then growing with the square root of the size (the coder samples
+    rows for model selection, so only the final fit grows with every row): five and a half
+    times as long for a million rows of 30 columns, at most :data:`MAX_CELL_TIMEOUT`."""
+    values = max(1, n_rows) * max(1, n_columns)
+    return round(min(MAX_CELL_TIMEOUT,
+                     DEFAULT_CELL_TIMEOUT * max(1.0, math.sqrt(values / 1e6))), 1)
+
+
+def budget_cell_timeout(time_budget: float, iterations: int) -> float:
+    """The per-cell limit when the whole run has ``time_budget`` seconds: a run is about
+    ``iterations`` + 3 notebooks' worth of work (research, the iterations, the simulation and
+    run.ipynb), each with about two heavy cells (cross-validation, the final fit)."""
+    return round(max(MIN_BUDGET_CELL_TIMEOUT, time_budget / (2 * (max(1, iterations) + 3))), 1)
+
+
+__all__ = ["MAX_CELL_TIMEOUT", "PRELOAD", "KernelConfig", "KernelPlacement", "RunKernels",
+           "budget_cell_timeout", "data_cell_timeout"]

@@ -83,6 +83,8 @@ class WorkflowResult:
     stop_reason: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     wall_time: float = 0.0
+    advice: list[str] = field(default_factory=list)
+    """What to change for a better run (which flag), from how the coding loop went."""
 
     @property
     def best(self) -> IterationRecord | None:
@@ -112,6 +114,7 @@ class WorkflowResult:
                          f"{self.quality_score:.2f}/10; run.ipynb reproduced: {self.reproduced}")
         if self.simulation is not None and self.simulation.summary:
             lines.append("simulation: " + self.simulation.summary)
+        lines += [f"advice: {advice}" for advice in self.advice]
         lines.append(f"run dir: {self.run_dir}")
         for label, path in (("notebook", self.run_notebook), ("report", self.report_path),
                             ("manifest", self.manifest_path)):
@@ -126,6 +129,7 @@ class WorkflowResult:
             "quality_score": self.quality_score, "best_metrics": self.best_metrics,
             "reproduced": self.reproduced, "stop_reason": self.stop_reason,
             "iterations": [r.to_dict() for r in self.iterations], "timings": self.timings,
+            "advice": self.advice,
             "simulation": self.simulation.to_dict() if self.simulation else None,
         }
 

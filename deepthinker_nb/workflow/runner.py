@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ from deepthinker_nb.workflow.councils.base import (
 )
 from deepthinker_nb.workflow.data import (
     SplitData,
+    check_kernel_memory,
     load_and_split,
     load_and_validate,
     write_split_files,
@@ -73,6 +74,7 @@ from deepthinker_nb.workflow.notebooks import (
     PREDICTIONS_FILE,
     ScenarioSection,
     append_host_results,
+    append_markdown,
     clip,
     failure_text,
     iteration_notebook,
@@ -93,6 +95,10 @@ from deepthinker_nb.workflow.placement import (
 from deepthinker_nb.workflow.result import IterationRecord, ProgressEvent, WorkflowResult
 from deepthinker_nb.workflow.scenarios import ScenarioData, apply_scenario
 from deepthinker_nb.workflow.steps import StepExecutor
+
+BUDGET_RESERVE = 0.25
+"""Share of a run's time budget kept for the simulation, run.ipynb and the report: no
+iteration starts that would eat into it."""
 
 
 def _now() -> str:
@@ -134,6 +140,15 @@ class RunState:
     kernels: RunKernels
     research_cells: list[str] = field(default_factory=list)
     """The research cells run.ipynb repeats (none when the research notebook failed)."""
+    time_budget: float | None = None
+    """Seconds the whole run may take (``IterationConfig.time_budget``), or None."""
+
+    @property
+    def time_left(self) -> float | None:
+        """Seconds left of the time budget (None: no budget)."""
+        if self.time_budget is None:
+            return None
+        return self.time_budget - (time.perf_counter() - self.started)
 
     @property
     def started(self) -> float:
@@ -173,6 +188,7 @@ class WorkflowRunner:
         policy: ScanPolicy | None = None,
         simulate: bool = True,
         report: bool = True,
+        infer_task: bool = False,
     ) -> None:
         """Check and keep the configuration; nothing starts before :meth:`run`.
 
@@ -197,7 +213,9 @@ class WorkflowRunner:
             kernel_config: the kernels' configuration (``LocalConfig`` or ``DockerConfig``);
                 default ``docker_config`` for Docker, else ``data_config.kernel_config`` when
                 the backend is the data config's, else the backend's default. Cells time out
-                after ``data_config.execution_timeout``, else this config's, else 60 s.
+                after ``data_config.execution_timeout``, else this config's, else the run's
+                share of ``iteration_config.time_budget``, else a limit that follows the
+                data's size (60 s up to a million values: ``placement.data_cell_timeout``).
             metric_weight: the held-out metric's share of an iteration's score, 0..1; the
                 evaluator council's score has the rest.
             scan: scan every cell with the security scanner before it runs.
@@ -205,6 +223,9 @@ class WorkflowRunner:
                 data dir and write only its own work dir. Default: the coder policy.
             simulate: re-run the best code on host-perturbed copies of the data.
             report: export run.ipynb to report.html.
+            infer_task: take the task from the target column (numbers with many distinct
+                values: regression; else classification) instead of
+                ``data_config.task_type``; the run announces it and the manifest records it.
         """
         if not isinstance(data_config, DataConfig):
             raise ConfigError("WorkflowRunner: data_config must be a DataConfig")
@@ -222,6 +243,7 @@ class WorkflowRunner:
         self.metric_weight = metric_weight
         self.simulate = simulate
         self.report = report
+        self.infer_task = infer_task
         self._last_run_dir: Path | None = None
 
     @property
@@ -256,7 +278,15 @@ class WorkflowRunner:
         steps = StepExecutor()
         # Data first: a bad dataset is a clear error before any directory or kernel exists.
         validated = steps.run("data", "load and validate", load_and_validate, self.data_config,
-                              raise_errors=True).result
+                              infer=self.infer_task, raise_errors=True).result
+        memory = self.placement.memory_limit
+        if memory is not None:
+            check_kernel_memory(validated, self.data_config.test_split_ratio, *memory)
+        budget = self.iteration_config.time_budget
+        timeout = self.placement.run_timeout(validated.n_rows, validated.n_columns, budget,
+                                             self.iteration_config.effective_max_iterations)
+        if not validated.target_given or validated.task_inferred:
+            emit("data", validated.announcement())
         run_id = self.run_id or (datetime.now().strftime("%Y%m%d-%H%M%S") + "-"
                                  + secrets.token_hex(3))
         run_dir = (self.runs_dir / run_id).resolve()
@@ -268,7 +298,7 @@ class WorkflowRunner:
         # Kernels warm up in the background while the host splits the data and plans.
         kernels = None
         try:
-            kernels = self._start_kernels(run_dir, steps, emit)
+            kernels = self._start_kernels(run_dir, steps, emit, timeout)
             split = steps.run("data", "split", load_and_split, self.data_config, validated,
                               raise_errors=True).result
         except BaseException as exc:
@@ -283,8 +313,11 @@ class WorkflowRunner:
         state = RunState(
             run_id, run_dir, objective, steps, emit, split,
             MetricComputer(split.task_type, split.test_labels, split.classes), result,
-            RunManifest(run_dir, self._initial_manifest(run_id, run_dir, objective, split)),
-            kernels)
+            RunManifest(run_dir, self._initial_manifest(run_id, run_dir, objective, split,
+                                                        kernels.timeout)),
+            kernels, time_budget=budget)
+        state.manifest.update(target_choice=validated.choice(), cell_timeout=kernels.timeout,
+                              time_budget=budget)
 
         try:
             split.write(state.data_dir)
@@ -294,6 +327,7 @@ class WorkflowRunner:
             result.plan = self._planning(state)
             result.research = self._research(state)
             self._coding_loop(state)
+            result.advice = self._advice(state)
             # Only the simulation and run.ipynb are left: warm no kernel beyond those.
             state.kernels.expect(self._notebooks_left(0, result.best is not None))
             if result.best is not None:
@@ -350,6 +384,8 @@ class WorkflowRunner:
             findings=[f"summary failed: {summary_step.error}"], status="error")
         if status != "ok" and summary.status == "ok":
             summary.status = status
+        if state.research_cells and (state.run_dir / "research.ipynb").exists():
+            append_markdown(state.run_dir / "research.ipynb", summary.to_markdown())
         state.manifest.update_section("research", summary=summary.to_dict())
         return summary
 
@@ -388,6 +424,12 @@ class WorkflowRunner:
             if config.patience is not None and stall >= config.patience:
                 result.stop_reason = f"no improvement in {stall} iterations (patience)"
                 break
+            left = state.time_left
+            if left is not None and left - record.duration < BUDGET_RESERVE * (
+                    state.time_budget or 0.0):
+                result.stop_reason = (f"time budget ({state.time_budget:g}s) would not fit "
+                                      "another iteration")
+                break
         state.manifest.update(stop_reason=result.stop_reason)
 
     def _iteration(self, state: RunState, index: int, history: list[Attempt],
@@ -396,7 +438,8 @@ class WorkflowRunner:
         result = state.result
         state.emit("coding", f"iteration {index}: writing code", iteration=index)
         request = CodeRequest(state.objective, result.plan, result.research, state.split.profile,
-                              index, list(history), self.iteration_config.quality_threshold)
+                              index, list(history), self.iteration_config.quality_threshold,
+                              cell_timeout=state.kernels.timeout, time_left=state.time_left)
         step = state.steps.run("coding", f"propose {index}", self.councils.coder.propose, request)
         if not step.ok or not isinstance(step.result, CodeProposal) or not step.result.cells:
             error = step.error or "the coder returned no cells"
@@ -580,17 +623,18 @@ class WorkflowRunner:
             state.result.report_path = Path(step.result)
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _start_kernels(self, run_dir: Path, steps: StepExecutor,
-                       emit: _Progress) -> RunKernels:
+    def _start_kernels(self, run_dir: Path, steps: StepExecutor, emit: _Progress,
+                       timeout: float | None = None) -> RunKernels:
         """The run's kernels: a warm pool, started as a step of its own, when the placement
-        pools kernels; otherwise each notebook starts its own kernel later."""
+        pools kernels; otherwise each notebook starts its own kernel later. ``timeout``: the
+        run's per-cell limit."""
         expected = self._notebooks_left(self.iteration_config.effective_max_iterations,
                                         has_best=True, research=True)
         if not self.placement.poolable:
-            return self.placement.start(run_dir, expected)
+            return self.placement.start(run_dir, expected, timeout)
         emit("kernel", f"starting a {self.placement.backend} kernel pool")
         return steps.run("kernel", "start pool", self.placement.start, run_dir, expected,
-                         raise_errors=True).result
+                         timeout, raise_errors=True).result
 
     def _notebooks_left(self, iterations: int, has_best: bool, research: bool = False) -> int:
         """At most how many notebooks are still to run, one pooled kernel each: research,
@@ -615,7 +659,7 @@ class WorkflowRunner:
         stdout = "".join(tagged_outputs(executed.notebook, "model"))
         if executed.status != "ok":
             return (executed.status,
-                    failure_text(executed, self.placement.timeout), None, stdout)
+                    failure_text(executed, state.kernels.timeout), None, stdout)
         try:
             metric_result = computer.compute(predictions, root=state.work_dir)
         except PredictionError as exc:
@@ -635,13 +679,37 @@ class WorkflowRunner:
 
     # -- manifest --------------------------------------------------------------------------------
     def _initial_manifest(self, run_id: str, run_dir: Path, objective: str,
-                          split: SplitData) -> dict[str, Any]:
+                          split: SplitData, timeout: float) -> dict[str, Any]:
         return initial_fields(
             run_id=run_id, objective=objective, started=_now(), run_dir=run_dir, split=split,
-            data_config=self.data_config, iteration_config=self.iteration_config,
+            data_config=replace(self.data_config, task_type=split.task_type),
+            iteration_config=self.iteration_config,
             councils=self.councils.describe(), metric_weight=self.metric_weight,
             scan=self.placement.scan, backend=self.placement.backend,
-            kernel=self.placement.describe(), timeout=self.placement.timeout)
+            kernel=self.placement.describe(), timeout=timeout)
+
+    def _advice(self, state: RunState) -> list[str]:
+        """What the user could change, from how the coding loop went (for the summary)."""
+        iterations = state.result.iterations
+        advice = []
+        timed_out = [r.index for r in iterations if r.status == "timeout"]
+        if timed_out:
+            advice.append(
+                f"iteration{'s' if len(timed_out) > 1 else ''} "
+                f"{', '.join(map(str, timed_out))} ran out of time (each cell may run "
+                f"{state.kernels.timeout:g}s): give cells more with --timeout SECONDS, or "
+                "the whole run more with --time-budget SECONDS")
+        died = [r.index for r in iterations if r.status == "died"]
+        if died:
+            advice.append(
+                f"the kernel died in iteration{'s' if len(died) > 1 else ''} "
+                f"{', '.join(map(str, died))} (see the error: usually memory): give the "
+                "kernel more memory (LocalConfig(limits=ResourceLimits(memory=...)) or a "
+                "--profile with more), or sample the rows")
+        if state.result.stop_reason.startswith("time budget"):
+            advice.append(f"the time budget ended the loop after {len(iterations)} "
+                          "iteration(s): raise --time-budget SECONDS for more")
+        return advice
 
     def _save(self, state: RunState, **fields: Any) -> Path:
         """Set ``fields`` and write the manifest, with the timings so far."""
@@ -684,6 +752,7 @@ def run_deepthinker_workflow(
     random_seed: int = 42,
     test_split_ratio: float = 0.2,
     execution_timeout: float | None = None,
+    time_budget: float | None = None,
     backend: str = "local",
     docker_config: DockerConfig | None = None,
     **runner_kwargs: Any,
@@ -700,8 +769,9 @@ def run_deepthinker_workflow(
         patience: stop after this many iterations without improvement (``None``: never).
         random_seed: the split's and the models' seed.
         test_split_ratio: the held-out share of the rows (0.05..0.5).
-        execution_timeout: seconds per cell (``None``: the kernel config's, else
-            ``DEFAULT_CELL_TIMEOUT``).
+        execution_timeout: seconds per cell (``None``: the kernel config's, else a share of
+            ``time_budget``, else a limit that follows the data's size).
+        time_budget: seconds for the whole run (``None``: no budget).
         backend: a registered kernel backend (``local``, ``docker``) or an alias.
         docker_config: the Docker kernels' configuration (the seed API's name; or pass
             ``kernel_config`` for any backend).
@@ -717,7 +787,8 @@ def run_deepthinker_workflow(
         docker_config=docker_config,
     )
     iteration_config = IterationConfig(max_iterations=max_iterations,
-                                       quality_threshold=quality_threshold, patience=patience)
+                                       quality_threshold=quality_threshold, patience=patience,
+                                       time_budget=time_budget)
     return WorkflowRunner(data_config, iteration_config, **runner_kwargs).run(objective)
 
 
