@@ -42,6 +42,16 @@ def _one_line(text: object, limit: int = 300) -> str:
     return line if len(line) <= limit else line[:limit] + "..."
 
 
+def _delay(exc: Exception, backoff: float) -> float:
+    """The server's Retry-After when it gives one (capped), else the backoff."""
+    response = getattr(exc, "response", None)
+    try:
+        after = float(response.headers.get("retry-after"))  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        after = None
+    return min(MAX_BACKOFF, after if after is not None and after >= 0 else backoff)
+
+
 class LLMClient:
     """One per run: it counts the run's requests and tokens and owns its call log."""
 
@@ -84,7 +94,8 @@ class LLMClient:
                           record.get("prompt_tokens", 0), record.get("completion_tokens", 0))
             self.log.append(CallRecord(role, reply.model, messages, reply.text,
                                        reply.prompt_tokens, reply.completion_tokens,
-                                       replayed=True))
+                                       replayed=True,
+                                       replay_mismatch=record.get("messages") != messages))
             return reply
         self._charge()
         params: dict[str, Any] = {"temperature": settings.temperature}
@@ -154,7 +165,7 @@ class LLMClient:
                     openai.InternalServerError) as exc:
                 if attempt >= self.config.max_retries:
                     raise self._gave_up(exc, attempt)
-                time.sleep(min(MAX_BACKOFF, self.config.backoff * 2 ** attempt))
+                time.sleep(_delay(exc, self.config.backoff * 2 ** attempt))
                 attempt += 1
 
     def _gave_up(self, exc: Exception, attempt: int) -> LLMError:

@@ -24,6 +24,8 @@ class CallRecord:
     completion_tokens: int = 0
     latency: float = 0.0
     replayed: bool = False
+    replay_mismatch: bool = False
+    """Replay only: the prompt differs from the recorded one (the run has drifted)."""
     error: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 

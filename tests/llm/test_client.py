@@ -16,6 +16,7 @@ from deepthinker_nb.llm import (
     LLMReplayError,
     LLMUnavailableError,
 )
+from deepthinker_nb.llm.client import _delay
 from deepthinker_nb.llm.config import RoleConfig
 from deepthinker_nb.llm.extract import code_blocks, json_object, prose, strip_reasoning
 
@@ -122,6 +123,11 @@ def test_replay_serves_the_recorded_replies_without_the_server(server, config, t
     assert again == replies
     with pytest.raises(LLMReplayError):
         replay.chat("coder", MSG)
+    drifted = LLMClient(LLMConfig(replay=log), tmp_path / "drift.jsonl")
+    drifted.chat("coder", [{"role": "user", "content": "something else"}])
+    assert json.loads((tmp_path / "drift.jsonl").read_text())["replay_mismatch"] is True
+    assert not any(json.loads(line)["replay_mismatch"]
+                   for line in (tmp_path / "again.jsonl").read_text().splitlines())
     server.start()  # the fixture stops it again
 
 
@@ -139,3 +145,18 @@ def test_extraction():
     assert prose(reply).startswith("Here is the code")
     assert json_object('noise {"score": 7, "issues": []} tail') == {"score": 7, "issues": []}
     assert json_object("no json") is None
+
+
+def test_retry_after_header_is_honoured_and_capped():
+    class Response:
+        def __init__(self, headers):
+            self.headers = headers
+
+    class Limited(Exception):
+        def __init__(self, headers):
+            self.response = Response(headers)
+
+    assert _delay(Limited({"retry-after": "2"}), 0.5) == 2.0
+    assert _delay(Limited({"retry-after": "9999"}), 0.5) == 30.0
+    assert _delay(Limited({}), 0.5) == 0.5
+    assert _delay(ValueError("no response"), 0.25) == 0.25

@@ -96,6 +96,7 @@ def test_evaluator_structured_judgement(server, config):
     evaluation = LLMEvaluator(LLMClient(config)).evaluate(_evaluation("x = 1"))
     assert evaluation.score == 4.5
     assert "no scaling" in evaluation.feedback
+    assert "try: add a StandardScaler" in evaluation.feedback
     assert evaluation.suggestions == ["add a StandardScaler"]
 
 

@@ -92,7 +92,9 @@ class LLMEvaluator:
             score = None  # a failed iteration has no metric to anchor a score on
         elif score is not None:
             score = min(score, request.metric_score + self.max_lift)
-        feedback = "; ".join([base, *(f"issue: {i}" for i in issues)])
+        # The runner hands the coder the feedback only, so the recommendations go there too.
+        feedback = "; ".join([base, *(f"issue: {i}" for i in issues),
+                              *(f"try: {r}" for r in recommendations)])
         return Evaluation(score, feedback, recommendations)
 
 
