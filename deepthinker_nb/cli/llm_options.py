@@ -39,9 +39,10 @@ def llm_wanted(args: argparse.Namespace) -> bool:
     return any(getattr(args, name, None) for name in ("llm_url", "model", "llm_replay"))
 
 
-def llm_councils_from_args(args: argparse.Namespace, runs_dir: str | Path) -> tuple[Any, str]:
+def llm_councils_from_args(args: argparse.Namespace, runs_dir: str | Path,
+                           check: bool = True) -> tuple[Any, str]:
     """The councils and the run id (fixed here so the call log lands in the run dir)."""
-    from deepthinker_nb.llm import LLMConfig
+    from deepthinker_nb.llm import LLMClient, LLMConfig
     from deepthinker_nb.workflow.councils.llm import llm_councils, log_path
 
     config = LLMConfig.from_env(
@@ -54,7 +55,10 @@ def llm_councils_from_args(args: argparse.Namespace, runs_dir: str | Path) -> tu
         config = config.with_role("evaluator", model=args.evaluator_model)
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
     roles = [r.strip() for r in (args.llm_roles or "").split(",") if r.strip()]
-    return llm_councils(config, log_path(runs_dir, run_id), roles=roles), run_id
+    client = LLMClient(config, log_path(runs_dir, run_id))
+    if check:
+        client.check()  # an unreachable server or unknown model stops here, before any kernel
+    return llm_councils(config, roles=roles, client=client), run_id
 
 
 __all__ = ["add_llm_options", "llm_councils_from_args", "llm_wanted"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deepthinker_nb.llm.config import LLMConfig, api_key
+from deepthinker_nb.llm.config import ROLES, LLMConfig, api_key
 from deepthinker_nb.llm.errors import (
     LLMBudgetError,
     LLMContextError,
@@ -82,6 +82,27 @@ class LLMClient:
             return sorted(m.id for m in self._openai().models.list())
         except Exception:
             return []
+
+    def check(self) -> None:
+        """Fail fast, in one line, when the endpoint does not answer or lacks a model the
+        councils will ask for (a server that lists no models is given the benefit of doubt)."""
+        if self.replay is not None:
+            return
+        import openai
+
+        try:
+            have = sorted(m.id for m in self._openai().models.list())
+        except openai.APIConnectionError:  # includes a timeout
+            raise LLMUnavailableError(f"llm: endpoint {self.config.base_url} unreachable (is "
+                                      "the server running? check --llm-url)")
+        except openai.APIStatusError:
+            return  # some servers have no models endpoint; the first call will tell
+        wanted = {self.config.for_role(r).model for r in ROLES} - {None, ""}
+        missing = sorted(m for m in wanted if have and m not in have)
+        if missing:
+            raise LLMModelNotFoundError(f"llm: model {missing[0]!r} not found at "
+                                        f"{self.config.base_url}; the server has: "
+                                        f"{', '.join(have)}")
 
     # -- a call ------------------------------------------------------------------------------
     def chat(self, role: str, messages: list[dict[str, str]]) -> Reply:
