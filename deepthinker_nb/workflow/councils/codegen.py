@@ -328,8 +328,7 @@ def _estimator(spec: ModelSpec, family: str) -> tuple[list[str], str]:
         rows = (f", max_samples=min(1.0, {spec.tree_rows} / len(X))" if spec.tree_rows
                 else "")
         return ([f"from sklearn.ensemble import {cls}"],
-                f"{cls}(n_estimators={100 if spec.tree_rows else 150}, "
-                f"min_samples_leaf=3{rows}{forest_weight}, "
+                f"{cls}(n_estimators=100, min_samples_leaf=3{rows}{forest_weight}, "
                 f"n_jobs={spec.n_jobs}, random_state=RANDOM_SEED)")
     if family == "gradient_boosting":
         cls = ("HistGradientBoostingClassifier" if classification

@@ -61,26 +61,32 @@ def classify_columns(frame, target, task_type, seed=0, max_rows=50000, low_cardi
     def held_out_score(codes):
         """How well ``codes`` (one int per row, -1 for missing) predict the target on the half
         of the rows they were not fitted on: balanced accuracy (classification) or R²."""
-        codes = pd.Series(np.asarray(codes), index=rows.index)[valid_y]
-        target_values = y[valid_y]
+        codes = np.asarray(codes)[valid_y]
+        codes = np.where(codes < 0, codes.max() + 1, codes)
         fit, test = half[valid_y], ~half[valid_y]
         if fit.sum() < 20 or test.sum() < 20:
             return 0.0
+        groups = int(codes.max()) + 1
         if task_type == "classification":
-            labels = target_values.astype(str)
-            if labels[test].value_counts().min() < 10:
+            labels, classes = pd.factorize(y[valid_y].astype(str))
+            if np.bincount(labels[test], minlength=len(classes)).min() < 10:
                 return 0.0
-            table = pd.crosstab(codes[fit], labels[fit])
-            majority = table.idxmax(axis=1)
-            fallback = labels[fit].mode().iloc[0]
-            predicted = codes[test].map(majority).fillna(fallback)
-            truth = labels[test]
-            recalls = [(predicted[truth == c] == c).mean() for c in truth.unique()]
-            return float(np.mean(recalls))
-        values = pd.to_numeric(target_values, errors="coerce").astype(float)
-        means = values[fit].groupby(codes[fit]).mean()
-        predicted = codes[test].map(means).fillna(values[fit].mean())
-        residual = ((values[test] - predicted) ** 2).sum()
+            counts = np.zeros((groups, len(classes)))
+            np.add.at(counts, (codes[fit], labels[fit]), 1)
+            majority = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1),
+                                np.bincount(labels[fit]).argmax())
+            predicted, truth = majority[codes[test]], labels[test]
+            return float(np.mean([(predicted[truth == c] == c).mean()
+                                  for c in np.unique(truth)]))
+        values = pd.to_numeric(y[valid_y], errors="coerce").to_numpy(dtype=float)
+        known = ~np.isnan(values)
+        fit, test = fit & known, test & known
+        if fit.sum() < 20 or test.sum() < 20:
+            return 0.0
+        sums = np.bincount(codes[fit], weights=values[fit], minlength=groups)
+        sizes = np.bincount(codes[fit], minlength=groups)
+        means = np.where(sizes > 0, sums / np.maximum(sizes, 1), values[fit].mean())
+        residual = ((values[test] - means[codes[test]]) ** 2).sum()
         total = ((values[test] - values[test].mean()) ** 2).sum()
         return float(1 - residual / total) if total > 0 else 0.0
 
@@ -101,8 +107,8 @@ def classify_columns(frame, target, task_type, seed=0, max_rows=50000, low_cardi
             target_values = pd.to_numeric(y, errors="coerce")
             both = x.notna() & target_values.notna()
             if both.sum() >= 20 and x[both].nunique() > 1:
-                corr = max(abs(x[both].corr(target_values[both])),
-                           abs(x[both].corr(target_values[both], method="spearman")))
+                a, b = x[both], target_values[both]
+                corr = max(abs(a.corr(b)), abs(a.rank().corr(b.rank())))  # Pearson, Spearman
                 if corr >= max(leak_score, 0.99):
                     return float(corr), f"correlates {corr:.3f} with the target"
             return None

@@ -90,9 +90,9 @@ class OfflinePlanner:
                     sizing.to_dict())
 
 
-COLUMNS_PER_CELL = 40
+COLUMNS_PER_CELL = 30
 """Columns whose roles one research cell prints (each cell's output reaches the summary
-clipped to a few thousand characters)."""
+clipped to a few thousand characters); up to this many, the findings cell prints them."""
 
 
 class OfflineResearcher:
@@ -164,9 +164,6 @@ class OfflineResearcher:
                 '    "memory_mb": round(float(memory_mb), 1),',
                 '    "missing": {c: round(float(r), 4) for c, r in',
                 "                missing[missing > 0].nlargest(20).items()},",
-                '    "numeric": features.select_dtypes("number").columns.tolist()[:50],',
-                '    "categorical": [c for c in features.columns',
-                '                    if not pd.api.types.is_numeric_dtype(features[c])][:50],',
                 "}",
                 'if TASK_TYPE == "classification":',
                 '    findings["classes"] = {str(k): int(v) for k, v in '
@@ -177,21 +174,18 @@ class OfflineResearcher:
             ]),
         ]
         names = [c.name for c in profile.features]
-        for start in range(0, max(1, len(names)), COLUMNS_PER_CELL):
+        if len(names) <= COLUMNS_PER_CELL:  # one line of roles, printed with the findings
+            cells[-1] += "\n" + _roles_line("roles")
+            return cells
+        for start in range(0, len(names), COLUMNS_PER_CELL):
             chunk = names[start:start + COLUMNS_PER_CELL]
-            selection = (f"[roles[c] for c in {chunk!r} if c in roles]"
-                         if len(names) > COLUMNS_PER_CELL else "list(roles.values())")
-            keys = (f"{chunk!r}" if len(names) > COLUMNS_PER_CELL else "list(roles)")
             cells.append("\n".join([
-                "# The column roles in machine-readable form"
-                + (f" (columns {start + 1}-{start + len(chunk)})." if len(names) > COLUMNS_PER_CELL
-                   else "."),
+                f"# The column roles in machine-readable form (columns {start + 1}-"
+                f"{start + len(chunk)}).",
                 "import json",
                 "",
-                f"chosen = dict(zip({keys}, {selection}))",
-                "compact = {c: [r[\"role\"], r[\"why\"], r.get(\"format\")] for c, r in "
-                "chosen.items()}",
-                f'print("{COLUMNS_MARKER}" + json.dumps(compact))',
+                f"chosen = {{c: roles[c] for c in {chunk!r} if c in roles}}",
+                _roles_line("chosen"),
             ]))
         return cells
 
@@ -249,6 +243,12 @@ class OfflineResearcher:
         if "target_skew" in facts:
             findings.append(f"target skew {facts['target_skew']:.2f}")
         return ResearchSummary(findings=findings, status="ok", facts=facts)
+
+
+def _roles_line(name: str) -> str:
+    """The statement printing the roles in dict ``name`` on one marked line."""
+    return (f'print("{COLUMNS_MARKER}" + json.dumps({{c: [r["role"], r["why"], r.get("format")]'
+            f" for c, r in {name}.items()}}))")
 
 
 def _share(value: float, rows: Any) -> str:

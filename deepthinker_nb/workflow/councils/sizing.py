@@ -30,7 +30,7 @@ MIN_ROWS = 500
 
 # Seconds per million (row x feature) cells of one fit, by model family, measured on the
 # development machine under load (a forest's cells count the rows its trees draw).
-_SECONDS_PER_MCELL = {"linear": 0.7, "random_forest": 1.5, "gradient_boosting": 1.3,
+_SECONDS_PER_MCELL = {"linear": 0.7, "random_forest": 1.0, "gradient_boosting": 1.3,
                       "ensemble": 3.0}
 _FIT_SHARE = 0.5
 """Share of a cell's time limit the heaviest cell is sized to use."""
@@ -53,7 +53,7 @@ class Sizing:
     text_vocabulary: int = 100
     boosting_rounds: int = 100
     early_stopping: bool = False
-    n_jobs: int = 2
+    n_jobs: int = 1
 
     @classmethod
     def for_data(cls, rows: int, features: int, text_columns: int = 0) -> Sizing:
