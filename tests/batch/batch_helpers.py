@@ -41,6 +41,8 @@ def kernel_processes(pid: int) -> list[psutil.Process]:
     found = []
     for child in children:
         try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                continue  # ended, not yet reaped by its parent: nothing of it runs
             cmdline = " ".join(child.cmdline())
         except psutil.Error:
             continue
