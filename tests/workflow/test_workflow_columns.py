@@ -118,7 +118,7 @@ def test_a_run_researches_the_columns_in_the_kernel_and_the_coder_follows(tmp_pa
     code = "\n".join(record.cells)
     assert "#   order_id: identifier" in code and "#   refunded: leak" in code
     assert "#   country: constant" in code
-    assert "date_formats = {'since': '%d/%m/%Y'}" in code
+    assert "{'since': '%d/%m/%Y'}.items() if c in X.columns}" in code
     assert 'TfidfVectorizer(' in code and "text_features = ['notes']" in code
     assert "high_cardinality_features = ['city']" in code and "TargetEncoder(" in code
     # Without the leaking column the model is good, not perfect.

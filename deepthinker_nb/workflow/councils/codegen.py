@@ -126,7 +126,8 @@ def load_cell(spec: ModelSpec) -> str:
             "",
             "# Dates become calendar parts and the days elapsed since the earliest training",
             "# date (a constant taken from the training rows only).",
-            f"date_formats = {dict(columns.dates)!r}",
+            f"date_formats = {{c: f for c, f in {dict(columns.dates)!r}.items() "
+            "if c in X.columns}",
             "for column, fmt in date_formats.items():",
             "    train_dates = pd.to_datetime(X[column], format=fmt, errors=\"coerce\")",
             "    origin = train_dates.min()",
@@ -143,7 +144,7 @@ def load_cell(spec: ModelSpec) -> str:
         lines += [
             "",
             "# Free text: missing notes are empty text.",
-            f"for column in {list(columns.text)!r}:",
+            f"for column in [c for c in {list(columns.text)!r} if c in X.columns]:",
             '    X[column] = X[column].fillna("").astype(str)',
             '    X_test[column] = X_test[column].fillna("").astype(str)',
         ]
