@@ -32,9 +32,6 @@ log = logging.getLogger("deepthinker_nb.kernel")
 DEFAULT_DISK_LIMIT = "2g"
 MIN_INTERVAL = 0.02
 """Seconds between two measures at the least: a cell writing 2 GB/s overshoots by ~40 MB."""
-QUIET_INTERVAL = 0.1
-"""While nothing grows, the interval doubles up to this: an idle kernel costs 10 walks a second,
-not 50, and a burst that starts after a quiet spell is seen within 0.1 s (~200 MB at 2 GB/s)."""
 WALK_SHARE = 0.05
 """At most this share of one core goes to measuring, however large the folder."""
 MAX_WRITE_RATE = 4 * 1024**3
@@ -259,16 +256,13 @@ class DiskBudget:
             thread.join(timeout=5)
 
     def _run(self) -> None:
-        quiet, last = self.min_interval, None
         while not self._stop.is_set():
             wall, cpu = time.monotonic(), time.thread_time()
             growth = self.growth()
             # Only the walk is paid for: timing the callback too (a container kill takes ~0.5 s)
             # put the watcher to sleep for 10 s right when a restarted kernel starts writing.
             # CPU time, not wall time: waiting for the GIL in a busy host is not a cost.
-            cost = max((time.thread_time() - cpu) / WALK_SHARE, time.monotonic() - wall)
-            quiet = (min(quiet * 2, max(QUIET_INTERVAL, self.min_interval))
-                     if growth == last else self.min_interval)
-            last = growth
+            wait = max(self.min_interval, (time.thread_time() - cpu) / WALK_SHARE,
+                       time.monotonic() - wall)
             self._judge(growth)
-            self._stop.wait(max(quiet, cost))
+            self._stop.wait(wait)
