@@ -12,7 +12,8 @@ from deepthinker_nb import __version__
 from deepthinker_nb.errors import DeepThinkerError
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "exec", "session", "kernels", "scan", "run", "batch", "image", "gc",
+    "exec", "session", "kernels", "scan", "run", "resume", "runs", "reproduce", "report",
+    "export", "batch", "image", "gc",
 )
 """Each module exposes ``register(subparsers)``; a missing one is skipped, not fatal."""
 
