@@ -592,17 +592,61 @@ def predict_cell(spec: ModelSpec) -> str:
     return "\n".join(lines)
 
 
+FEATURE_IMPORTANCE_FILE = "feature_importance.csv"
+"""Written beside PREDICTIONS_PATH (``feature,importance``); the host reads it for the report."""
+IMPORTANCE_SAMPLE_ROWS = 500
+"""Permutation importance (models without importances or coefficients) on this many rows."""
+
+
+def importance_cell(spec: ModelSpec) -> str:
+    """Feature importance of the fitted model, for the report: the model's own importances or
+    absolute coefficients under the pipeline's output feature names, else permutation
+    importance of the input columns on a sample of training rows (cheap: 3 repeats)."""
+    metric = scoring(spec.task_type)
+    return "\n".join([
+        "# Feature importance of the fitted model (for the run's report): its own importances",
+        "# or absolute coefficients, else permutation importance on a sample of training rows.",
+        "estimator = pipeline.steps[-1][1] if hasattr(pipeline, \"steps\") else pipeline",
+        "values = getattr(estimator, \"feature_importances_\", None)",
+        "if values is None and hasattr(estimator, \"coef_\"):",
+        "    values = np.abs(np.asarray(estimator.coef_, dtype=float))",
+        "    values = values.mean(axis=0) if values.ndim > 1 else values",
+        "names = None",
+        "if values is not None and hasattr(pipeline, \"steps\"):",
+        "    try:",
+        "        names = [str(n) for n in pipeline[:-1].get_feature_names_out()]",
+        "    except (AttributeError, ValueError):",
+        "        names = None",
+        "if names is None or len(names) != len(values):",
+        "    from sklearn.inspection import permutation_importance",
+        "",
+        f"    sample = X.sample(min(len(X), {IMPORTANCE_SAMPLE_ROWS}), random_state=RANDOM_SEED)",
+        "    permuted = permutation_importance(",
+        "        pipeline, sample, y.loc[sample.index], n_repeats=3, random_state=RANDOM_SEED,",
+        f'        scoring="{metric}", n_jobs=1,',
+        "    )",
+        "    names, values = [str(c) for c in sample.columns], permuted.importances_mean",
+        'importance = pd.DataFrame({"feature": names,',
+        '                           "importance": np.asarray(values, dtype=float)})',
+        'importance = importance.sort_values("importance", ascending=False)',
+        "importance.to_csv(os.path.join(os.path.dirname(PREDICTIONS_PATH), "
+        f'"{FEATURE_IMPORTANCE_FILE}"), index=False)',
+        'print("most important:", ", ".join(importance["feature"].head(5)))',
+    ])
+
+
 CV_CELL = 3
 """Index of the cross-validation cell in :func:`cells_for` (diagnostic only)."""
 
 
 def diagnostic_cells(spec: ModelSpec) -> tuple[int, ...]:
-    """The cells that only report (the simulation's re-runs skip them)."""
-    return (CV_CELL,)
+    """The cells that only report (the simulation's re-runs skip them): the cross-validation
+    and the feature importance (the last cell)."""
+    return (CV_CELL, len(cells_for(spec)) - 1)
 
 
 def cells_for(spec: ModelSpec) -> list[str]:
     cells = [load_cell(spec), preprocess_cell(spec), model_cell(spec), cv_cell(spec)]
     if _tunes_threshold(spec):
         cells.append(threshold_cell(spec))
-    return [*cells, predict_cell(spec)]
+    return [*cells, predict_cell(spec), importance_cell(spec)]
