@@ -16,7 +16,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -40,6 +40,8 @@ SCAN_ENV = "DEEPTHINKER_NB_SCAN"
 """Set to ``0`` to turn scanning off where engine kwargs cannot be given (papermill CLI);
 the gate logs the opt-out."""
 _OFF = ("0", "false", "no", "off")
+CellProgress = Callable[[int, int, str], None]
+"""``progress(done, total, status)`` after each code cell (1-based count of code cells)."""
 
 
 def _now() -> datetime:
@@ -106,6 +108,7 @@ class DeepThinkerEngine:
         scan: bool | None = None,
         policy: ScanPolicy | None = None,
         save_every: float = 1.0,
+        cell_progress: CellProgress | None = None,
         **kwargs: Any,
     ) -> NotebookNode:
         if scan is None:
@@ -129,7 +132,7 @@ class DeepThinkerEngine:
             kernel_name=run_session.kernel_name,
         )
         cells = _CellLoop(nb_man, run_session, gate, timeout, save_every,
-                          _Echo(log_output, stdout_file, stderr_file))
+                          _Echo(log_output, stdout_file, stderr_file), cell_progress)
         try:
             if lent is None:
                 run_sync(run_session.start())
@@ -203,8 +206,9 @@ class _CellLoop:
 
     def __init__(self, nb_man: NotebookExecutionManager, session: AsyncKernelSession,
                  gate: ScanGate | None, timeout: float | None, save_every: float,
-                 echo: _Echo) -> None:
+                 echo: _Echo, progress: CellProgress | None = None) -> None:
         self.nb_man = nb_man
+        self.progress = progress
         self.session = session
         self.gate = gate
         self.timeout = timeout
@@ -221,6 +225,8 @@ class _CellLoop:
                 "could not read the kernel's language_info: %s", exc)
         if self.saver is not None:
             self.nb_man.save = self.saver  # type: ignore[method-assign]
+        total = sum(1 for c in nb.cells if c.cell_type == "code")
+        done = 0
         try:
             for index, cell in enumerate(nb.cells):
                 self.nb_man.cell_start(cell, index)
@@ -228,10 +234,21 @@ class _CellLoop:
                 if status not in ("ok", "skipped"):
                     self.nb_man.cell_exception(cell, cell_index=index)
                 self.nb_man.cell_complete(cell, cell_index=index)
+                if cell.cell_type == "code":
+                    done += 1
+                    self._report(done, total, status)
                 if status not in ("ok", "skipped"):
                     break
         finally:
             self.nb_man.__dict__.pop("save", None)  # papermill's own save for the final write
+
+    def _report(self, done: int, total: int, status: str) -> None:
+        if self.progress is None:
+            return
+        try:
+            self.progress(done, total, status)
+        except Exception:  # a broken display must not stop the notebook
+            logging.getLogger("deepthinker_nb.notebook").exception("cell progress callback")
 
     def _execute(self, cell: NotebookNode) -> str:
         if cell.cell_type != "code":

@@ -28,7 +28,9 @@ from deepthinker_nb.kernel.backend import DEFAULT_BACKEND
 from deepthinker_nb.kernel.pool import KernelPool
 from deepthinker_nb.kernel.results import ErrorInfo, strip_ansi
 from deepthinker_nb.kernel.session import KernelSession
+from deepthinker_nb.notebook.engine import CellProgress
 from deepthinker_nb.notebook.io import read_notebook, write_notebook
+from deepthinker_nb.notebook.relocate import relative_paths
 from deepthinker_nb.notebook.verdict import ENGINE_NAME, METADATA_KEY
 from deepthinker_nb.scanner.policy import ScanPolicy
 
@@ -195,6 +197,8 @@ def execute_notebook(
     scan: bool = True,
     log_output: bool = False,
     start_timeout: float = 60.0,
+    relative_to: str | os.PathLike[str] | None = None,
+    cell_progress: CellProgress | None = None,
 ) -> NotebookRun:
     """Execute ``notebook`` with papermill (engine ``deepthinker``) into ``output_path``.
 
@@ -214,6 +218,10 @@ def execute_notebook(
       default the session's own gate (for a pool: the pool's scan settings).
     - ``log_output``: echo what cells print to the log as they run.
     - ``start_timeout``: seconds the kernel may take to start.
+    - ``relative_to``: a folder (a run dir) the notebook may move with: path parameters under
+      it are recorded relative to the output notebook's folder
+      (:mod:`deepthinker_nb.notebook.relocate`), so the copy opens and runs anywhere.
+    - ``cell_progress``: ``progress(done, total, status)`` after each code cell.
 
     A failing, blocked, timed-out or killed cell ends the run with that status; the output
     notebook is always written (also when no kernel could start: it then says why in its
@@ -249,6 +257,7 @@ def execute_notebook(
             start_timeout=start_timeout,
             progress_bar=False,
             log_output=log_output,
+            cell_progress=cell_progress,
         )
     except PapermillExecutionError:
         pass  # the failing cell carries its status and error output; read below
@@ -264,6 +273,8 @@ def execute_notebook(
         nb_out = read_notebook(output)  # papermill saved it before raising
     elif nb_out is None:
         nb_out = nb_in
+        write_notebook(nb_out, output)
+    if relative_to is not None and relative_paths(nb_out, output.parent, relative_to):
         write_notebook(nb_out, output)
     nbformat.validate(nb_out)
     status, failed_index, error = _failure(nb_out)

@@ -24,7 +24,6 @@ from deepthinker_nb.workflow.metrics import (
     blend_score,
     quality_score,
 )
-from deepthinker_nb.workflow.reproduce import reproduce_run
 from deepthinker_nb.workflow.result import IterationRecord, ProgressEvent, WorkflowResult
 from deepthinker_nb.workflow.runner import WorkflowRunner, run_deepthinker_workflow
 from deepthinker_nb.workflow.steps import StepExecutor, StepRecord
@@ -35,6 +34,6 @@ __all__ = [
     "MetricResult", "Plan", "PlannerCouncil", "PredictionError", "ProgressEvent",
     "ResearchSummary", "ResearcherCouncil", "Scenario", "SimulationReport", "SimulatorCouncil",
     "SplitData", "StepExecutor", "StepRecord", "WorkflowResult", "WorkflowRunner",
-    "blend_score", "load_and_split", "quality_score", "reproduce_run",
+    "blend_score", "load_and_split", "quality_score",
     "run_deepthinker_workflow",
 ]

@@ -65,7 +65,6 @@ def initial_fields(
     run_id: str,
     objective: str,
     started: str,
-    run_dir: Path,
     split: SplitData,
     data_config: DataConfig,
     iteration_config: IterationConfig,
@@ -108,12 +107,14 @@ def initial_fields(
         "best_iteration": None,
         "metrics": {},
         "reproduce": {
-            "backend": backend, "data_dirs": [str(run_dir / "data")],
+            # Paths relative to the run dir: a moved or unzipped run reproduces.
+            "backend": backend, "data_dirs": ["data"],
             "timeout": timeout,
+            "prepare_fn": "deepthinker_nb.workflow.reproduce:prepare",
             "metrics_fn": "deepthinker_nb.workflow.reproduce:host_metrics",
             # The re-run's kernel works where PREDICTIONS_PATH points (and the scan gate
             # lets it write there, nowhere else).
-            "workdir": str(run_dir / "work" / "run"),
+            "workdir": "work/run",
         },
     }
 

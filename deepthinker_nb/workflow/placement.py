@@ -221,7 +221,7 @@ class RunKernels:
         else:
             kernel = {"pool": self.pool}
         return execute_notebook(nb, path, **kernel, timeout=self.timeout,
-                                scan=placement.scan,
+                                scan=placement.scan, relative_to=self.run_dir,
                                 policy=placement.scan_policy(self.run_dir, workdir))
 
 

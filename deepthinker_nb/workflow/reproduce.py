@@ -1,9 +1,11 @@
-"""Re-execute a finished run's ``run.ipynb`` and check its metrics, computed on the host.
+"""The workflow's hooks for ``deepthinker_nb.reproduce``: labels re-derived on the host.
 
 The test labels were never stored: they are re-derived from the source dataset, the seed and the
 split ratio in the manifest, after checking that the dataset's SHA-256 is unchanged. The manifest
-names :func:`host_metrics` (``reproduce.metrics_fn``), so ``deepthinker_nb.report.reproduce``
-(and its CLI) use it without knowing about the workflow.
+names :func:`prepare` and :func:`host_metrics` (``reproduce.prepare_fn``, ``metrics_fn``), so
+``deepthinker_nb.reproduce`` and its CLI use them without knowing about the workflow. The
+dataset is found where the run read it, or where the user says it is now (``--data``): a run
+copied to another machine names its dataset by hash, not by a path that must exist.
 """
 
 from __future__ import annotations
@@ -12,50 +14,62 @@ import os
 from pathlib import Path
 
 from deepthinker_nb.config import DataConfig
-from deepthinker_nb.kernel.pool import KernelPool
 from deepthinker_nb.notebook.execute import NotebookRun
 from deepthinker_nb.report.manifest import file_sha256, read_manifest
-from deepthinker_nb.report.reproduce import ReproduceResult, reproduce
 from deepthinker_nb.untrusted import unlink_untrusted
 from deepthinker_nb.workflow.data import DataError, load_and_split
 from deepthinker_nb.workflow.metrics import MetricComputer, PredictionError
 
+PREPARE_FN = "deepthinker_nb.workflow.reproduce:prepare"
 METRICS_FN = "deepthinker_nb.workflow.reproduce:host_metrics"
 RUN_PREDICTIONS = Path("work") / "run" / "predictions.csv"
 
 
-def _computer(run_dir: Path) -> MetricComputer:
+def dataset_for(run_dir: Path, dataset: str | os.PathLike[str] | None = None) -> Path:
+    """The run's original dataset, checked by its SHA-256: ``dataset`` when given, else the
+    path the run read. A one-line error says what is wrong and which flag fixes it."""
     manifest = read_manifest(run_dir)
-    settings = manifest["data_config"]
-    source = Path(settings["data_path"])
+    recorded = Path(manifest["data_config"]["data_path"])
+    source = Path(dataset) if dataset is not None else recorded
+    digest = manifest["dataset"]["sha256"]
     if not source.is_file():
-        raise DataError(f"the run's dataset {str(source)!r} is gone; the labels cannot be "
-                        "re-derived without it")
-    if file_sha256(source) != manifest["dataset"]["sha256"]:
-        raise DataError(f"the dataset {str(source)!r} changed since the run (SHA-256 differs)")
+        raise DataError(f"the run's dataset {str(source)!r} is not there (SHA-256 "
+                        f"{digest[:12]}...): give its copy with --data PATH")
+    if file_sha256(source) != digest:
+        raise DataError(f"the dataset {str(source)!r} is not the one the run used (SHA-256 "
+                        f"differs from {digest[:12]}...): give the original with --data PATH")
+    return source
+
+
+def _computer(run_dir: Path, dataset: str | os.PathLike[str] | None = None) -> MetricComputer:
+    settings = read_manifest(run_dir)["data_config"]
     split = load_and_split(DataConfig(
-        source, task_type=settings["task_type"], target_column=settings["target_column"],
+        dataset_for(run_dir, dataset), task_type=settings["task_type"],
+        target_column=settings["target_column"],
         test_split_ratio=settings["test_split_ratio"], random_seed=settings["random_seed"]))
     return MetricComputer(split.task_type, split.test_labels, split.classes)
 
 
-def host_metrics(run: NotebookRun, run_dir: str | os.PathLike[str]) -> dict[str, float]:
+def prepare(run_dir: str | os.PathLike[str], *,
+            dataset: str | os.PathLike[str] | None = None) -> None:
+    """Before the re-run: fail now, clearly, when the labels cannot be re-derived; remove the
+    predictions file so that the re-run must write its own (even a planted link goes)."""
+    run_path = Path(run_dir)
+    dataset_for(run_path, dataset)
+    unlink_untrusted(run_path / RUN_PREDICTIONS, root=run_path / "work")
+
+
+def host_metrics(run: NotebookRun, run_dir: str | os.PathLike[str], *,
+                 dataset: str | os.PathLike[str] | None = None) -> dict[str, float]:
     """Metrics of the predictions a re-executed ``run.ipynb`` wrote ({} when it failed)."""
     if getattr(run, "status", "ok") != "ok":
         return {}
     run_path = Path(run_dir)
     try:
-        return _computer(run_path).compute(run_path / RUN_PREDICTIONS,
-                                           root=run_path / "work").metrics
+        return _computer(run_path, dataset).compute(run_path / RUN_PREDICTIONS,
+                                                    root=run_path / "work").metrics
     except PredictionError:
         return {}
 
 
-def reproduce_run(run_dir: str | os.PathLike[str], *,
-                  pool: KernelPool | None = None) -> ReproduceResult:
-    """``deepthinker_nb.report.reproduce`` with the workflow's host-side metrics."""
-    run_path = Path(run_dir)
-    _computer(run_path)  # fail now, clearly, if the labels cannot be re-derived
-    # The re-run must write its own predictions (whatever is there, even a link, goes).
-    unlink_untrusted(run_path / RUN_PREDICTIONS, root=run_path / "work")
-    return reproduce(run_path, metrics_fn=host_metrics, pool=pool)
+__all__ = ["METRICS_FN", "PREPARE_FN", "dataset_for", "host_metrics", "prepare"]

@@ -57,9 +57,27 @@ class IterationRecord:
             "index": self.index, "model": self.model, "status": self.status, "error": self.error,
             "metrics": self.metrics, "score": self.score, "metric_score": self.metric_score,
             "feedback": self.feedback, "duration": round(self.duration, 4),
-            "notebook": str(self.notebook_path) if self.notebook_path else None,
+            # Relative to the run dir, which may move (iterations/NN.ipynb).
+            "notebook": (f"iterations/{self.notebook_path.name}" if self.notebook_path
+                         else None),
             "scan": self.scan, "rationale": self.rationale,
+            "cells": list(self.cells), "diagnostic_cells": list(self.diagnostic_cells),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], run_dir: Path) -> IterationRecord:
+        """The record a manifest kept (``resume`` continues from it)."""
+        notebook = data.get("notebook")
+        return cls(
+            int(data["index"]), [str(c) for c in data.get("cells") or []],
+            str(data.get("model") or ""), str(data.get("rationale") or ""),
+            str(data.get("status") or "error"), data.get("error"),
+            dict(data.get("metrics") or {}), float(data.get("score") or 0.0),
+            float(data.get("metric_score") or 0.0), str(data.get("feedback") or ""),
+            float(data.get("duration") or 0.0),
+            run_dir / notebook if notebook else None, list(data.get("scan") or []),
+            diagnostic_cells=tuple(int(i) for i in data.get("diagnostic_cells") or ()),
+        )
 
 
 @dataclass

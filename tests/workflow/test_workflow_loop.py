@@ -131,11 +131,11 @@ def test_a_run_interrupted_mid_way_leaves_an_incomplete_manifest(iris_config, ma
     assert (runner.run_dir / "iterations" / "01.ipynb").exists()
 
 
-def test_reproduce_run_rederives_the_labels(iris_config, make_runner):
-    from deepthinker_nb.workflow import reproduce_run
+def test_reproduce_rederives_the_labels(iris_config, make_runner):
+    from deepthinker_nb import reproduce
 
     result = make_runner(iris_config, max_iterations=1).run("iris")
-    again = reproduce_run(result.run_dir)
+    again = reproduce(result.run_dir)
     assert again.reproduced, again.summary()
     assert again.actual == result.best_metrics
 
