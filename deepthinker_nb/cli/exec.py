@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", help="write the executed notebook here (.ipynb)")
     add_backend_option(parser)
     add_timeout_option(parser)
-    parser.add_argument("--workdir", help="kernel working dir (default: a fresh temp dir)")
+    parser.add_argument("--workdir", metavar="DIR",
+                        help="kernel working dir, an existing directory (default: a fresh "
+                             "temp dir)")
     parser.add_argument("--no-scan", action="store_true",
                         help="do not run the security scanner (explicit opt-out, logged)")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not echo cell outputs")
@@ -57,6 +59,9 @@ def _echo_output(output: RichOutput) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.workdir is not None and not Path(args.workdir).is_dir():
+        raise DeepThinkerError(f"--workdir {args.workdir}: no such directory; create it first "
+                               "or leave --workdir out for a fresh temp dir")
     cells = _read_cells(args.file)
     recorder = None
     if args.output:

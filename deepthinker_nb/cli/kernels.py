@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -22,8 +23,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--sys-prefix", action="store_true",
                        help="into this environment (the default)")
     where.add_argument("--prefix", help="into PREFIX/share/jupyter/kernels")
-    install.add_argument("--name", action="append", help="only this kernelspec (repeatable)")
+    install.add_argument("--name", action="append", type=kernelspec_name,
+                         help="only this kernelspec (repeatable)")
     install.set_defaults(func=_install)
+
+
+_KERNELSPEC_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+"""What Jupyter accepts as a kernelspec name (jupyter_client's own rule)."""
+
+
+def kernelspec_name(value: str) -> str:
+    """argparse type: a kernelspec name (letters, digits, ``-``, ``.``, ``_``)."""
+    if not _KERNELSPEC_NAME.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a kernelspec name (letters, digits, '-', '.', '_' only); see "
+            "deepthinker-nb kernels list")
+    return value
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -38,7 +53,9 @@ def _install(args: argparse.Namespace) -> int:
     try:
         paths = install_kernel_specs(user=args.user, prefix=args.prefix, names=args.name)
     except NoSuchKernel as exc:
-        raise DeepThinkerError(f"unknown kernelspec {exc}; see: deepthinker-nb kernels list")
+        known = ", ".join(sorted(deepthinker_kernel_specs()))
+        raise DeepThinkerError(f"--name: {exc}; ours are {known} (see: deepthinker-nb kernels "
+                               "list)") from None
     except PermissionError as exc:
         raise DeepThinkerError(f"cannot write kernelspec ({exc}); try --user")
     for name, path in paths.items():

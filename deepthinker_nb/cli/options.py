@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT
 from deepthinker_nb.errors import BackendUnavailableError
@@ -27,14 +28,37 @@ def add_backend_option(parser: argparse.ArgumentParser, default: str | None = DE
 
 
 def positive_seconds(value: str) -> float:
-    """argparse type: a number of seconds above zero."""
+    """argparse type: a finite number of seconds above zero (0 would stop every cell at once,
+    and no flag of ours reads 0 as "no limit")."""
     try:
         seconds = float(value)
     except ValueError:
-        seconds = 0.0
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number of seconds above 0; give one such as 30")
     return seconds
+
+
+def positive_int(value: str) -> int:
+    """argparse type: a whole number >= 1."""
+    return _whole_number(value, 1)
+
+
+def non_negative_int(value: str) -> int:
+    """argparse type: a whole number >= 0."""
+    return _whole_number(value, 0)
+
+
+def _whole_number(value: str, minimum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a whole number >= {minimum}; give one such as {minimum + 1}")
+    return number
 
 
 def add_timeout_option(parser: argparse.ArgumentParser) -> None:

@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
+from deepthinker_nb.cli.flags import flag_errors
 from deepthinker_nb.cli.llm_options import add_llm_options, llm_councils_from_args, llm_wanted
-from deepthinker_nb.cli.options import add_backend_option, add_timeout_option, positive_seconds
+from deepthinker_nb.cli.options import (
+    add_backend_option,
+    add_timeout_option,
+    non_negative_int,
+    positive_int,
+    positive_seconds,
+)
 from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.kernel.backend import DEFAULT_BACKEND, available_backends, get_backend
 
@@ -54,10 +62,11 @@ def _common(parser: argparse.ArgumentParser, max_iterations: int = 5) -> None:
     parser.add_argument("--profile", metavar="NAME",
                         help="a named config of the backend (docker: SAFE_ML, GPU_ML, BROWSER, "
                              "TRUSTED)")
-    parser.add_argument("--max-iterations", type=int, default=max_iterations, metavar="N")
+    parser.add_argument("--max-iterations", type=int, default=max_iterations,
+                        metavar="N", help=f"most coding iterations (default {max_iterations})")
     parser.add_argument("--quality-threshold", type=float, default=8.0, metavar="X",
                         help="stop when the 0..10 quality score reaches X (default 8.0)")
-    parser.add_argument("--patience", type=int, default=2, metavar="N",
+    parser.add_argument("--patience", type=non_negative_int, default=2, metavar="N",
                         help="stop after N iterations without improvement (0: never)")
     parser.add_argument("--seed", type=int, default=42, help="split and model seed")
     add_timeout_option(parser)
@@ -68,7 +77,7 @@ def _common(parser: argparse.ArgumentParser, max_iterations: int = 5) -> None:
                              "the data's size)")
     parser.add_argument("--out", default="runs", metavar="DIR",
                         help="runs directory (default ./runs)")
-    parser.add_argument("--pool-size", type=int, default=DEFAULT_POOL_SIZE, metavar="N",
+    parser.add_argument("--pool-size", type=positive_int, default=DEFAULT_POOL_SIZE, metavar="N",
                         help=f"warm kernels kept ready (default {DEFAULT_POOL_SIZE})")
     parser.add_argument("--quiet", action="store_true", help="no live progress on stderr")
     add_llm_options(parser)
@@ -92,9 +101,23 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _execute(args: argparse.Namespace, data: Any, task: str | None, target: str | None,
              objective: str) -> int:
+    with flag_errors():
+        return _execute_run(args, data, task, target, objective)
+
+
+def _check_out_dir(out: str) -> None:
+    """``--out`` must be a directory or not exist yet: checked before any run dir is made."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {out}: is a file, not a directory; give a runs directory")
+
+
+def _execute_run(args: argparse.Namespace, data: Any, task: str | None, target: str | None,
+                 objective: str) -> int:
     from deepthinker_nb.config import DataConfig, IterationConfig
     from deepthinker_nb.workflow import WorkflowRunner
 
+    _check_out_dir(args.out)
     backend = get_backend(args.backend or (_backend_with_profile(args.profile)
                                            if args.profile else DEFAULT_BACKEND))
     kernel_config = backend.profile(args.profile) if args.profile else None
