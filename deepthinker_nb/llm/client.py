@@ -97,7 +97,8 @@ class LLMClient:
                                       "the server running? check --llm-url)")
         except openai.APIStatusError:
             return  # some servers have no models endpoint; the first call will tell
-        wanted = {self.config.for_role(r).model for r in ROLES} - {None, ""}
+        wanted = {self.config.for_role(r).model
+                  for r in (*ROLES, *self.config.roles)} - {None, ""}
         missing = sorted(m for m in wanted if have and m not in have)
         if missing:
             raise LLMModelNotFoundError(f"llm: model {missing[0]!r} not found at "

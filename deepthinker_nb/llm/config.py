@@ -59,17 +59,25 @@ class LLMConfig:
             raise ConfigError("llm: timeout must be positive seconds")
         if self.max_retries < 0:
             raise ConfigError("llm: max_retries must be 0 or more")
-        unknown = set(self.roles) - set(ROLES)
+        unknown = {r for r in self.roles if r.split(":", 1)[0] not in ROLES}
         if unknown:
             raise ConfigError(f"llm: unknown role(s) {sorted(unknown)}; known: {list(ROLES)}")
 
     def for_role(self, role: str) -> RoleConfig:
-        """The model, temperature and seed ``role`` uses."""
-        own = self.roles.get(role, RoleConfig())
+        """The model, temperature and seed ``role`` uses. A council member's role,
+        ``<council>:<member>`` (``coder:qwen-t0.8``), falls back to its council's settings,
+        then to the run-wide ones."""
+        council = role.split(":", 1)[0]
+        base = self.roles.get(council, RoleConfig())
+        own = self.roles.get(role, RoleConfig()) if role != council else RoleConfig()
+
+        def first(*values: Any) -> Any:
+            return next((v for v in values if v is not None), None)
+
         return RoleConfig(
-            model=own.model or self.model,
-            temperature=self.temperature if own.temperature is None else own.temperature,
-            seed=self.seed if own.seed is None else own.seed,
+            model=own.model or base.model or self.model,
+            temperature=first(own.temperature, base.temperature, self.temperature),
+            seed=first(own.seed, base.seed, self.seed),
         )
 
     def with_role(self, role: str, **overrides: Any) -> LLMConfig:

@@ -8,6 +8,8 @@ a coder can act on.
 
 from __future__ import annotations
 
+import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,81 @@ def simulation_notebook(sections: list[ScenarioSection], best: IterationRecord,
         cells += [CellSpec(c, tags=(section.tag, "model", "raises-exception"))
                   for i, c in enumerate(best.cells) if i not in best.diagnostic_cells]
     return build_notebook(cells, kernel_name=kernel_name)
+
+
+@dataclass(frozen=True)
+class CandidateSection:
+    """One council member's candidate in ``iterations/NN.ipynb``: its executed notebook (or
+    its code, when it never ran), its status and its host metrics."""
+
+    member: str
+    model: str
+    approach: str
+    status: str
+    score: float
+    metrics: dict[str, float]
+    error: str | None
+    rationale: str
+    notebook: NotebookNode | None
+    cells: list[str]
+
+
+def council_notebook(index: int, sections: list[CandidateSection], winner: str, primary: str,
+                     kernel_name: str, run_id: str) -> NotebookNode:
+    """``iterations/NN.ipynb`` of a council: one section per candidate (its own parameters
+    cell, then its cells as executed, outputs kept; tagged ``candidate-<member>`` and
+    ``raises-exception`` so a re-run goes on past a failing candidate), then why the winner
+    won: the primary metric side by side."""
+    nb = build_notebook(
+        [CellSpec(f"## Iteration {index}: a council of {len(sections)} coders\n\nEach "
+                  "candidate ran in its own kernel and work dir; the host metric picks the "
+                  "winner.", "markdown")],
+        kernel_name=kernel_name,
+        metadata={"deepthinker": {"run_id": run_id, "iteration": index, "winner": winner,
+                                  "candidates": [s.member for s in sections]}})
+    for s in sections:
+        tag = f"candidate-{s.member}"
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in s.metrics.items()) or (
+            (s.error or "").splitlines()[0][:200] if s.error else "")
+        mark = " (winner)" if s.member == winner else ""
+        nb.cells.append(nbformat.v4.new_markdown_cell(
+            f"### Candidate `{s.member}`{mark}: {s.model}, {s.approach or 'code'}\n\n"
+            f"Status **{s.status}**, host score **{s.score:.2f}**/10. {shown}\n\n"
+            f"{s.rationale}".rstrip()))
+        executed = [c for c in s.notebook.cells if c.cell_type == "code"] if s.notebook else [
+            nbformat.v4.new_code_cell(c) for c in s.cells]
+        for number, cell in enumerate(executed):
+            cell = copy.deepcopy(cell)
+            tags = [t for t in cell.metadata.get("tags", []) if t != "parameters"]
+            if "parameters" in cell.metadata.get("tags", []):
+                tags.append("candidate-parameters")
+            else:
+                tags.append("raises-exception")
+            cell.metadata["tags"] = [tag, *tags]
+            cell["id"] = re.sub(r"[^A-Za-z0-9_-]", "_", f"{s.member}-{number}")[-64:]
+            nb.cells.append(cell)
+    ranked = sorted(sections, key=lambda s: -s.score)
+    rows = [f"| candidate | model | status | {primary} | host score |", "|---|---|---|---|---|"]
+    for s in ranked:
+        value = s.metrics.get(primary)
+        rows.append(f"| {'**' + s.member + '**' if s.member == winner else s.member} | "
+                    f"{s.model} | {s.status} | {'-' if value is None else f'{value:.4f}'} | "
+                    f"{s.score:.2f} |")
+    best = next(s for s in sections if s.member == winner)
+    runner_up = next((s for s in ranked if s.member != winner and s.status == "ok"), None)
+    if best.status != "ok":
+        why = ("No candidate wrote valid predictions; the iteration failed and "
+               f"`{winner}`'s attempt is what the coders are told about next.")
+    else:
+        why = (f"`{winner}` won: its held-out {primary} of "
+               f"{best.metrics.get(primary, float('nan')):.4f} is the best the host measured")
+        why += (f" (next: `{runner_up.member}` with "
+                f"{runner_up.metrics.get(primary, float('nan')):.4f})." if runner_up
+                else "; no other candidate wrote valid predictions.")
+    nb.cells.append(nbformat.v4.new_markdown_cell(
+        "### Why the winner won\n\n" + "\n".join(rows) + "\n\n" + why))
+    nbformat.validate(nb)
+    return nb
 
 
 def run_notebook(result: WorkflowResult, profile: DataProfile, research_cells: list[str],
@@ -270,8 +347,8 @@ def failure_text(run: NotebookRun, timeout: float) -> str:
 
 
 __all__ = [
-    "FEEDBACK_LIMIT", "PREDICTIONS_FILE", "ScenarioSection", "append_host_results",
-    "append_markdown", "clip",
+    "FEEDBACK_LIMIT", "PREDICTIONS_FILE", "CandidateSection", "ScenarioSection",
+    "append_host_results", "append_markdown", "clip", "council_notebook",
     "evaluation_markdown", "failure_text", "host_evaluation_cell", "iteration_notebook",
     "kernel_parameters", "research_notebook", "run_notebook", "scan_records", "score_plot_cell",
     "section_status", "simulation_notebook", "tagged_outputs",

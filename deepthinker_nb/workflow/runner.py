@@ -38,11 +38,14 @@ from nbformat import NotebookNode
 
 from deepthinker_nb.config import DataConfig, DockerConfig, IterationConfig
 from deepthinker_nb.errors import ConfigError
+from deepthinker_nb.llm.log import LOG_NAME
+from deepthinker_nb.llm.summary import call_summary
 from deepthinker_nb.notebook.execute import NotebookRun
 from deepthinker_nb.report.html import export_html
 from deepthinker_nb.report.reproduce import compare_metrics
 from deepthinker_nb.scanner.policy import ScanPolicy
 from deepthinker_nb.untrusted import UntrustedFileError, make_untrusted_dir
+from deepthinker_nb.workflow.candidates import council_iteration, panel_of
 from deepthinker_nb.workflow.councils import Councils
 from deepthinker_nb.workflow.councils.base import (
     Attempt,
@@ -434,6 +437,8 @@ class WorkflowRunner:
 
     def _iteration(self, state: RunState, index: int, history: list[Attempt],
                    best_score: float) -> IterationRecord:
+        if panel_of(self.councils.coder) is not None:  # several coders: candidates.py
+            return council_iteration(self, state, index, history, best_score)
         started = time.perf_counter()
         result = state.result
         state.emit("coding", f"iteration {index}: writing code", iteration=index)
@@ -720,6 +725,9 @@ class WorkflowRunner:
         result = state.result
         if final:
             state.manifest.update(status=result.status)
+        calls = call_summary(state.run_dir / LOG_NAME)  # model-backed councils' calls
+        if calls is not None:
+            state.manifest.update(llm=calls)
         result.manifest_path = self._save(
             state, finished=_now(), stop_reason=result.stop_reason,
             wall_time=round(time.perf_counter() - state.started, 4),

@@ -27,9 +27,16 @@ class ScriptedServer:
     script: deque[Scripted] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     default: Scripted | None = None
+    per_model: dict[str, deque[Scripted]] = field(default_factory=dict)
+    """Answers for one model, before the shared script: concurrent callers of different
+    models get their own replies whatever order their requests arrive in."""
 
     def add(self, *items: Scripted | str) -> None:
         self.script.extend(Scripted(i) if isinstance(i, str) else i for i in items)
+
+    def add_for(self, model: str, *items: Scripted | str) -> None:
+        self.per_model.setdefault(model, deque()).extend(
+            Scripted(i) if isinstance(i, str) else i for i in items)
 
     def start(self) -> str:
         server = self
@@ -64,7 +71,9 @@ class ScriptedServer:
                     self._send(404, {"error": {"message": f"model '{body.get('model')}' not "
                                                "found", "type": "not_found"}})
                     return
-                item = server.script.popleft() if server.script else server.default
+                own = server.per_model.get(body["model"])
+                item = (own.popleft() if own else server.script.popleft() if server.script
+                        else server.default)
                 if item is None:
                     self._send(500, {"error": {"message": "script exhausted"}})
                     return

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.llm import LOG_NAME, LLMClient, LLMConfig, LLMNoCodeError
 from deepthinker_nb.llm.extract import code_blocks, json_object, prose, split_cells, syntax_error
-from deepthinker_nb.workflow.councils import Councils
+from deepthinker_nb.workflow.candidates import CoderMember, CoderPanel, member_name
+from deepthinker_nb.workflow.councils import Councils, OfflineCoder
 from deepthinker_nb.workflow.councils.base import (
     CodeProposal,
     CodeRequest,
@@ -123,23 +125,103 @@ def _judgement(text: str) -> tuple[float | None, list[str], list[str]] | None:
     return score, issues, recommendations
 
 
+@dataclass(frozen=True)
+class MemberSpec:
+    """One coder of a council as the user names it: ``offline`` or ``model[@temperature]``.
+    ``name`` names its work dir, notebook and call-log role (``coder:<name>``)."""
+
+    name: str
+    model: str | None = None
+    """None: the offline coder."""
+    temperature: float | None = None
+
+    @property
+    def label(self) -> str:
+        if self.model is None:
+            return "offline"
+        return self.model + (f"@{self.temperature:g}" if self.temperature is not None else "")
+
+    @property
+    def role(self) -> str:
+        return f"coder:{self.name}"
+
+
+def parse_coders(text: str, flag: str = "--coders") -> list[MemberSpec]:
+    """``offline,qwen2.5-coder:7b@0.2,other@0.8`` -> one :class:`MemberSpec` each (a model name
+    may hold ``:``; the temperature is what follows the last ``@``)."""
+    specs: list[MemberSpec] = []
+    names: dict[str, int] = {}
+    for raw in (part.strip() for part in text.split(",")):
+        if not raw:
+            continue
+        model, temperature = raw, None
+        if "@" in raw:
+            model, _, value = raw.rpartition("@")
+            try:
+                temperature = float(value)
+            except ValueError:
+                temperature = -1.0
+            if not model or not 0.0 <= temperature <= 2.0:
+                raise ConfigError(f"{flag}: {raw!r} is not offline or MODEL[@TEMPERATURE] with a "
+                                  "temperature from 0 to 2 (e.g. qwen2.5-coder:7b@0.2)")
+        offline = model.lower() == "offline"
+        label = "offline" if offline else raw
+        name = member_name(label)
+        count = names[name] = names.get(name, 0) + 1
+        specs.append(MemberSpec(name if count == 1 else f"{name}-{count}",
+                                None if offline else model, None if offline else temperature))
+    if not specs:
+        raise ConfigError(f"{flag}: name one or more coders, e.g. offline,qwen2.5-coder:7b@0.2")
+    return specs
+
+
+def with_coders(config: LLMConfig, specs: list[MemberSpec]) -> LLMConfig:
+    """``config`` with each model member's model and temperature under its own role."""
+    for spec in specs:
+        if spec.model is not None:
+            config = config.with_role(spec.role, model=spec.model,
+                                      temperature=spec.temperature)
+    return config
+
+
+def coder_panel(specs: list[MemberSpec], client: LLMClient | None = None) -> CoderPanel:
+    """The council of coders ``specs`` name; model members ask ``client`` (whose config went
+    through :func:`with_coders`)."""
+    members = []
+    for spec in specs:
+        if spec.model is None:
+            coder: Any = OfflineCoder()
+        elif client is None:
+            raise ConfigError(f"--coders: {spec.label} needs a model endpoint (--llm-url)")
+        else:
+            coder = LLMCoder(client, role=spec.role)
+        members.append(CoderMember(spec.name, coder, spec.label, spec.model or "",
+                                   spec.temperature))
+    return CoderPanel(members)
+
+
 def llm_councils(config: LLMConfig, log_path: Path | str | None = None, *,
                  roles: tuple[str, ...] | list[str] = DEFAULT_ROLES,
-                 client: LLMClient | None = None) -> Councils:
+                 client: LLMClient | None = None,
+                 coders: list[MemberSpec] | None = None) -> Councils:
     """``Councils`` with the model-backed ``roles`` and the offline defaults elsewhere.
 
     ``log_path``: the call log, normally ``<run dir>/llm_calls.jsonl`` (see :func:`log_path`).
+    ``coders``: a council of several coders (:func:`parse_coders`) instead of one.
     """
+    if coders:
+        config = with_coders(config, coders)
     client = client or LLMClient(config, log_path)
     available = {"coder": LLMCoder, "evaluator": LLMEvaluator, "planner": LLMPlanner,
                  "researcher": LLMResearcher, "simulator": LLMSimulator}
     unknown = set(roles) - set(available)
     if unknown:
-        from deepthinker_nb.errors import ConfigError
-
         raise ConfigError(f"llm councils: unknown role(s) {sorted(unknown)}; "
                           f"available: {sorted(available)}")
-    return Councils.coerce({role: available[role](client) for role in roles})
+    chosen: dict[str, Any] = {role: available[role](client) for role in roles}
+    if coders:
+        chosen["coder"] = coder_panel(coders, client)
+    return Councils.coerce(chosen)
 
 
 def log_path(runs_dir: Path | str, run_id: str) -> Path:
@@ -148,4 +230,5 @@ def log_path(runs_dir: Path | str, run_id: str) -> Path:
 
 
 __all__ = ["DEFAULT_ROLES", "ROLES", "LLMCoder", "LLMEvaluator", "LLMPlanner", "LLMResearcher",
-           "LLMSimulator", "llm_councils", "log_path"]
+           "LLMSimulator", "MemberSpec", "coder_panel", "llm_councils", "log_path",
+           "parse_coders", "with_coders"]
