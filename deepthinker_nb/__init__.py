@@ -29,6 +29,9 @@ _EXPORTS = {
         "SecurityScanner", "ScanPolicy", "ScanReport", "SecurityError")},
     **{name: "deepthinker_nb.workflow" for name in (
         "WorkflowRunner", "WorkflowResult", "run_deepthinker_workflow")},
+    "resume_run": "deepthinker_nb.workflow.resume",
+    **{name: "deepthinker_nb.report" for name in (
+        "ReproduceResult", "export_run", "reproduce")},
     "Session": "deepthinker_nb.notebook.live",
     "LLMConfig": "deepthinker_nb.llm.config",
     "llm_councils": "deepthinker_nb.workflow.councils.llm",

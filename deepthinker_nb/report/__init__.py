@@ -1,5 +1,6 @@
 """Reports of runs: HTML export with plots, the reproducibility manifest, and ``reproduce``."""
 
+from deepthinker_nb.report.export import ExportResult, export_run, unpack_run
 from deepthinker_nb.report.html import export_html
 from deepthinker_nb.report.manifest import (
     file_sha256,
@@ -10,11 +11,14 @@ from deepthinker_nb.report.manifest import (
 from deepthinker_nb.report.reproduce import ReproduceResult, reproduce
 
 __all__ = [
+    "ExportResult",
     "ReproduceResult",
     "export_html",
+    "export_run",
     "file_sha256",
     "package_versions",
     "read_manifest",
     "reproduce",
+    "unpack_run",
     "write_manifest",
 ]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from deepthinker_nb.config import DataConfig
 from deepthinker_nb.notebook.execute import NotebookRun
+from deepthinker_nb.report.export import bundled_dataset
 from deepthinker_nb.report.manifest import file_sha256, read_manifest
 from deepthinker_nb.untrusted import unlink_untrusted
 from deepthinker_nb.workflow.data import DataError, load_and_split
@@ -30,6 +31,8 @@ def dataset_for(run_dir: Path, dataset: str | os.PathLike[str] | None = None) ->
     path the run read. A one-line error says what is wrong and which flag fixes it."""
     manifest = read_manifest(run_dir)
     recorded = Path(manifest["data_config"]["data_path"])
+    if dataset is None and not recorded.is_file():
+        dataset = bundled_dataset(run_dir)  # an export made --with-data carries it
     source = Path(dataset) if dataset is not None else recorded
     digest = manifest["dataset"]["sha256"]
     if not source.is_file():
