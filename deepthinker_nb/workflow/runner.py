@@ -316,7 +316,7 @@ class WorkflowRunner:
         state = RunState(
             run_id, run_dir, objective, steps, emit, split,
             MetricComputer(split.task_type, split.test_labels, split.classes), result,
-            RunManifest(run_dir, self._initial_manifest(run_id, run_dir, objective, split,
+            RunManifest(run_dir, self._initial_manifest(run_id, objective, split,
                                                         kernels.timeout)),
             kernels, time_budget=budget)
         state.manifest.update(target_choice=validated.choice(), cell_timeout=kernels.timeout,
@@ -683,10 +683,10 @@ class WorkflowRunner:
                                  data_dir or state.data_dir)
 
     # -- manifest --------------------------------------------------------------------------------
-    def _initial_manifest(self, run_id: str, run_dir: Path, objective: str,
+    def _initial_manifest(self, run_id: str, objective: str,
                           split: SplitData, timeout: float) -> dict[str, Any]:
         return initial_fields(
-            run_id=run_id, objective=objective, started=_now(), run_dir=run_dir, split=split,
+            run_id=run_id, objective=objective, started=_now(), split=split,
             data_config=replace(self.data_config, task_type=split.task_type),
             iteration_config=self.iteration_config,
             councils=self.councils.describe(), metric_weight=self.metric_weight,
