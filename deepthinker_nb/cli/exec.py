@@ -90,12 +90,23 @@ def run(args: argparse.Namespace) -> int:
                 recorder.record(cell.source, result)
             if not result.success:
                 failed = result
-                print(f"deepthinker-nb: cell {index} failed: {result.summary()}",
-                      file=sys.stderr)
-                if result.error is not None and result.error.traceback and not args.quiet:
-                    print(result.error.traceback_text, file=sys.stderr)
-                for finding in result.findings:
-                    print(f"  {finding.rule_id} line {finding.line}: {finding.message}",
-                          file=sys.stderr)
+                _report_failure(index, result, args.quiet)
                 break
     return 1 if failed else 0
+
+
+def _report_failure(index: int, result: CellResult, quiet: bool) -> None:
+    """Why cell ``index`` (1-based) failed, on stderr. A cell that does not parse is a
+    mistake to fix, so it reads as a syntax error with its line and column, not as a block."""
+    syntax = getattr(result.scan_report, "syntax_error", None)
+    if syntax is not None:
+        print(f"deepthinker-nb: cell {index}: syntax error at line {syntax.line}, column "
+              f"{syntax.col + 1}: {syntax.message}", file=sys.stderr)
+        if syntax.snippet:
+            print(f"  {syntax.snippet}", file=sys.stderr)
+        return
+    print(f"deepthinker-nb: cell {index} failed: {result.summary()}", file=sys.stderr)
+    if result.error is not None and result.error.traceback and not quiet:
+        print(result.error.traceback_text, file=sys.stderr)
+    for finding in result.findings:
+        print(f"  {finding.rule_id} line {finding.line}: {finding.message}", file=sys.stderr)

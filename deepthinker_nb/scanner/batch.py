@@ -29,6 +29,8 @@ class CellResult:
 
     path: str
     cell: int
+    """The cell's number as users count (1-based, among all cells of a notebook), as ``exec``
+    shows it."""
     line_offset: int
     report: ScanReport
 
@@ -42,7 +44,7 @@ class BatchResult:
 
 
 def load_cells(path: str, stdin: TextIO | None = None) -> list[tuple[int, str, int]]:
-    """(cell number, source, line offset) for each cell of ``path`` ("-" is stdin) that can
+    """(0-based cell index, source, line offset) for each cell of ``path`` ("-" is stdin) that can
     run (scanner.cells_to_scan)."""
     if path == "-":
         cells = parse_cells((stdin or sys.stdin).read())
@@ -62,7 +64,7 @@ def scan_paths(paths: list[str], scanner: SecurityScanner,
     for path, cells in loaded:
         session = scanner.session()  # cells of one file share imports and aliases
         for index, source, offset in cells:
-            result.cells.append(CellResult(path, index, offset, session.scan(source)))
+            result.cells.append(CellResult(path, index + 1, offset, session.scan(source)))
     return result
 
 

@@ -15,6 +15,8 @@ from .severity import Severity
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "deepthinker-nb-scanner"
 BLOCKED_MESSAGE = "cell blocked by the security scanner"
+SYNTAX_RULE = "syntax-error"
+"""The rule of a cell that does not parse: a mistake to fix, not a danger (it still blocks)."""
 
 
 @dataclass(frozen=True, order=False)
@@ -81,6 +83,15 @@ class ScanReport:
         return [f for f in self.findings if f.severity >= threshold]
 
     @property
+    def syntax_error(self) -> Finding | None:
+        """The syntax error, when not parsing is all that blocks the cell: a mistake to
+        report as such (line and column), not as a security block."""
+        blocking = self.at_or_above(self.block_at)
+        if blocking and all(f.rule_id == SYNTAX_RULE for f in blocking):
+            return blocking[0]
+        return None
+
+    @property
     def rule_ids(self) -> set[str]:
         return {f.rule_id for f in self.findings}
 
@@ -98,6 +109,9 @@ class ScanReport:
     def summary(self, limit: int = 5) -> str:
         """One line naming why the cell was blocked: the blocking findings first. Every road
         (sessions, notebooks, ``SecurityError``) shows a blocked cell with this line."""
+        syntax = self.syntax_error
+        if syntax is not None:
+            return f"syntax error at line {syntax.line}, column {syntax.col + 1}: {syntax.message}"
         worst = self.at_or_above(self.block_at) or self.findings
         if not worst:
             return BLOCKED_MESSAGE

@@ -167,3 +167,15 @@ def test_every_mapped_field_exists_on_its_config():
 
 def test_unknown_messages_are_left_alone():
     assert flag_message("something else: broke") == "something else: broke"
+
+
+def test_exec_reports_a_syntax_error_with_cell_line_and_column(tmp_path, capsys):
+    path = tmp_path / "typo.py"
+    path.write_text("# %%\nprint('ran')\n# %%\ny = 1\nx = (1,\n")
+    code = main(["exec", str(path), "--backend", "local"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "ran" in out
+    assert err.splitlines()[0] == (
+        "deepthinker-nb: cell 2: syntax error at line 2, column 5: '(' was never closed "
+        "(fix the cell: code that does not parse cannot be checked)")
+    assert "security" not in err.lower() and "blocked" not in err

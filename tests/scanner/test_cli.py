@@ -38,7 +38,7 @@ def test_dangerous_py_cell_exits_one_and_names_cell_line_and_rule(tmp_path, caps
     path.write_text(DIRTY)
     code, out, _ = run([str(path)], capsys)
     assert code == 1
-    assert f"{path}:6:1: cell 1 [critical] shell-command:" in out
+    assert f"{path}:6:1: cell 2 [critical] shell-command:" in out
 
 
 def test_notebook_cells_are_scanned_and_json_is_valid(tmp_path, capsys):
@@ -50,6 +50,34 @@ def test_notebook_cells_are_scanned_and_json_is_valid(tmp_path, capsys):
     data = json.loads(out)
     assert code == 1 and data["failed"]
     assert data["cells"][0]["findings"][0]["rule_id"] == "ipython-shell-magic"
+    assert data["cells"][0]["cell"] == 1
+
+
+def test_cells_are_numbered_from_one_in_every_format_as_exec_numbers_them(tmp_path, capsys):
+    nb = {"cells": [{"cell_type": "markdown", "source": "# title", "metadata": {}},
+                    {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": []},
+                    {"cell_type": "code", "source": "!ls", "metadata": {}, "outputs": []}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(nb))
+    _, text, _ = run([str(path)], capsys)
+    assert f"{path}:1:1: cell 3 [" in text
+    _, out, _ = run([str(path), "--format", "json"], capsys)
+    assert [c["cell"] for c in json.loads(out)["cells"]] == [2, 3]
+    _, out, _ = run([str(path), "--format", "sarif"], capsys)
+    assert json.loads(out)["runs"][0]["results"][0]["message"]["text"].startswith("cell 3: ")
+
+
+def test_a_syntax_error_is_reported_as_one_with_line_and_column(tmp_path, capsys):
+    path = tmp_path / "typo.py"
+    path.write_text("# %%\nprint(1)\n# %%\nx = (1,\n")
+    code, out, _ = run([str(path)], capsys)
+    assert code == 1
+    assert f"{path}:4:5: cell 2 [high] syntax-error: '(' was never closed" in out
+    _, out, _ = run([str(path), "--format", "json"], capsys)
+    finding = json.loads(out)["cells"][1]["findings"][0]
+    assert (finding["rule_id"], finding["line"], finding["col"]) == ("syntax-error", 1, 4)
+    assert "blocked" not in finding["message"]
 
 
 def test_sarif_output_is_sarif(tmp_path, capsys):
