@@ -63,6 +63,11 @@ class DataConfig:
         except ConfigError as exc:
             raise ConfigError(f"DataConfig.kernel_config: {exc}") from None
 
+    def is_enabled(self) -> bool:
+        """The original DeepThinker's check: True when a data path is set (always, for a
+        config that constructed)."""
+        return bool(str(self.data_path).strip())
+
     @property
     def backend(self) -> str:
         """The kernel backend's registered name (``subprocess`` reads as ``local``)."""

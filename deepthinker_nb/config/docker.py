@@ -7,7 +7,7 @@ container starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import InitVar, dataclass, replace
 from pathlib import Path
 
 from deepthinker_nb.config.limits import check_timeout, format_size, parse_size
@@ -60,8 +60,17 @@ class DockerConfig:
     ``DEEPTHINKER_NETWORK_ALLOWLIST``; not enforced by the engine (see docs/docker.md)."""
     gpu: bool = False
     """Request all GPUs, when the engine has a GPU runtime."""
+    image_name: InitVar[str | None] = None
+    """The original DeepThinker's name for ``image``, accepted when constructing (read
+    ``image``); giving both with different values is an error."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, image_name: str | None) -> None:
+        if image_name is not None:
+            if self.image not in (DEFAULT_IMAGE, image_name):
+                raise ConfigError(f"DockerConfig: image={self.image!r} and image_name="
+                                  f"{image_name!r} differ; give one of them (image_name is "
+                                  "DeepThinker's name for image)")
+            object.__setattr__(self, "image", image_name)
         if not isinstance(self.image, str) or not self.image.strip():
             raise ConfigError("DockerConfig.image: must name an image, e.g. " + DEFAULT_IMAGE)
         parse_size(self.memory_limit, "DockerConfig.memory_limit")

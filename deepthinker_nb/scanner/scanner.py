@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cells import Cell, notebook_cells, parse_cells, split_percent
+from ..errors import DeepThinkerError
 from . import ipython as ipy
 from .code_checks import check_lookalikes
 from .envindex import EnvIndex, default_index
@@ -56,6 +57,7 @@ class SecurityScanner:
         # from the cache or built).
         self._env_index: EnvIndex | None = env_index if isinstance(env_index, EnvIndex) else None
         self._env_provider = env_index
+        self._last_report: ScanReport | None = None
 
     def _env_lookup(self, qual: str) -> Danger | None:
         index = self._env_index
@@ -71,7 +73,30 @@ class SecurityScanner:
 
     def scan(self, code: str) -> ScanReport:
         """Scan one cell on its own. Never raises; failures become blocking findings."""
-        return self._scan(code, None)
+        report = self._last_report = self._scan(code, None)
+        return report
+
+    # The original DeepThinker's names, kept so that ported code runs unchanged.
+    def scan_code(self, code: str) -> ScanReport:
+        """DeepThinker's name for :meth:`scan`."""
+        return self.scan(code)
+
+    def is_safe(self, code: str) -> bool:
+        """True when the policy lets ``code`` run: no finding at or above ``block_at``."""
+        return not self.scan(code).blocked
+
+    def get_report(self, report: ScanReport | Iterable[Finding] | None = None) -> str:
+        """A readable text report (one line per finding, then the verdict) of ``report`` (a
+        ScanReport, or DeepThinker's list of issues), else of this scanner's last
+        :meth:`scan`. A scanner shared between threads should be given the report."""
+        if report is None:
+            report = self._last_report
+            if report is None:
+                raise DeepThinkerError("get_report: nothing scanned yet; call scan(code) first "
+                                       "or pass the report")
+        elif not isinstance(report, ScanReport):
+            report = ScanReport(list(report), self.policy.block_at)
+        return report.to_text()
 
     def _scan(self, code: str, session: ScanSession | None) -> ScanReport:
         start = time.perf_counter()
