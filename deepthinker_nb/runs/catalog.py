@@ -295,7 +295,7 @@ def _iterations(run_dir: Path, manifest: dict[str, Any],
 
 def _duration(manifest: dict[str, Any]) -> float | None:
     wall = _num(manifest.get("wall_time"))
-    if wall is not None:
+    if wall is not None and wall >= 0:
         return wall
     started = _time(manifest.get("started"))
     ended = _time(manifest.get("finished")) or _time(manifest.get("updated"))
