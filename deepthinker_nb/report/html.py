@@ -9,6 +9,7 @@ symlinks) into the HTML; plots need no files, they are base64 outputs inside the
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from deepthinker_nb.notebook.io import atomic_write_text, read_notebook
@@ -32,3 +33,26 @@ def export_html(
     resources = {"metadata": {"name": source.stem}}
     body, _resources = exporter.from_notebook_node(nb, resources=resources)
     return atomic_write_text(target, body)
+
+
+HIDDEN_TAGS = frozenset({"parameters", "injected-parameters"})
+"""Cells the run report leaves out: the raw parameters (host paths, not the analysis)."""
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def notebook_document(notebook_path: str | os.PathLike[str], *,
+                      hide_tags: frozenset[str] = HIDDEN_TAGS) -> str:
+    """The notebook as one HTML document that loads nothing: cells tagged ``hide_tags`` left
+    out, the HTML of markdown and outputs sanitised by nbconvert (a kernel's ``<script>`` is
+    dropped), and then every ``<script>`` of the template removed (MathJax, require.js and
+    mermaid come from a CDN; the report needs none of them)."""
+    from nbconvert import HTMLExporter
+
+    source = Path(notebook_path)
+    nb = read_notebook(source)
+    nb.cells = [cell for cell in nb.cells
+                if not hide_tags & set(cell.get("metadata", {}).get("tags", []))]
+    exporter = HTMLExporter(embed_images=False, sanitize_html=True)
+    body, _resources = exporter.from_notebook_node(nb, resources={"metadata": {
+        "name": source.stem}})
+    return _SCRIPT.sub("", body)

@@ -41,8 +41,8 @@ from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.llm.log import LOG_NAME
 from deepthinker_nb.llm.summary import call_summary
 from deepthinker_nb.notebook.execute import NotebookRun
-from deepthinker_nb.report.html import export_html
 from deepthinker_nb.report.reproduce import compare_metrics
+from deepthinker_nb.report.run_report import write_run_report
 from deepthinker_nb.scanner.policy import ScanPolicy
 from deepthinker_nb.untrusted import UntrustedFileError, make_untrusted_dir
 from deepthinker_nb.workflow.candidates import council_iteration, panel_of
@@ -65,6 +65,7 @@ from deepthinker_nb.workflow.data import (
     load_and_validate,
     write_split_files,
 )
+from deepthinker_nb.workflow.evaluation import evaluate_predictions
 from deepthinker_nb.workflow.manifest import RunManifest, initial_fields
 from deepthinker_nb.workflow.metrics import (
     PRIMARY_METRIC,
@@ -598,6 +599,13 @@ class WorkflowRunner:
         executed, failure = self._execute(state, "recording", "run.ipynb", nb, path, work)
         status, error, metric_result, _ = self._outcome(
             state, executed, failure, work / PREDICTIONS_FILE, state.computer)
+        # The report's aggregates (test labels stay on the host): from run.ipynb's predictions
+        # of the best code, or the best iteration's own when run.ipynb failed.
+        state.manifest.update(evaluation=evaluate_predictions(
+            state.computer, state.split.test_labels,
+            (work if status == "ok" else state.work_dir / f"{result.best_iteration:02d}")
+            / PREDICTIONS_FILE, root=state.work_dir,
+            train_target=state.split.train[state.split.target], iteration=result.best_iteration))
         run_metrics = dict(metric_result.metrics) if metric_result else {}
         mismatches = compare_metrics(result.best_metrics, run_metrics) if run_metrics else {
             "status": (status, error)}
@@ -622,10 +630,12 @@ class WorkflowRunner:
 
     def _report(self, state: RunState) -> None:
         state.emit("report", "exporting report.html")
-        step = state.steps.run("report", "export html", export_html, state.result.run_notebook,
-                               state.run_dir / "report.html")
+        manifest = {**state.manifest.snapshot(), "status": state.result.status,
+                    "timings": state.steps.phase_timings()}
+        step = state.steps.run("report", "write report", write_run_report, state.run_dir,
+                               state.run_dir / "report.html", manifest=manifest)
         if step.ok:
-            state.result.report_path = Path(step.result)
+            state.result.report_path = step.result.path
 
     # -- helpers ---------------------------------------------------------------------------------
     def _start_kernels(self, run_dir: Path, steps: StepExecutor, emit: _Progress,
