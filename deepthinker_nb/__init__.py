@@ -37,6 +37,9 @@ _EXPORTS = {
     "llm_councils": "deepthinker_nb.workflow.councils.llm",
     **{name: "deepthinker_nb.batch" for name in (
         "BatchResult", "BatchRow", "BatchSpec", "load_spec", "run_batch")},
+    **{name: "deepthinker_nb.runs" for name in (
+        "Run", "RunComparison", "RunSummary", "compare_runs", "list_runs", "load_run",
+        "resolve_run")},
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -63,6 +66,15 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from deepthinker_nb.kernel.session import AsyncKernelSession, KernelSession
     from deepthinker_nb.llm.config import LLMConfig
     from deepthinker_nb.notebook.live import Session
+    from deepthinker_nb.runs import (
+        Run,
+        RunComparison,
+        RunSummary,
+        compare_runs,
+        list_runs,
+        load_run,
+        resolve_run,
+    )
     from deepthinker_nb.scanner import ScanPolicy, ScanReport, SecurityError, SecurityScanner
     from deepthinker_nb.workflow import WorkflowResult, WorkflowRunner, run_deepthinker_workflow
     from deepthinker_nb.workflow.councils.llm import llm_councils
