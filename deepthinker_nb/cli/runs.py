@@ -166,7 +166,9 @@ def _compare(args: argparse.Namespace) -> int:
     metrics = {k: [None if v is None else round(v, 4) for v in values]
                for k, values in comparison.metrics.items()}
     out += ["", *section("metric", metrics)]
-    out += ["", *section("score", score_table(comparison))]
+    scores = {k: [None if v is None else f"{v:.2f}" for v in values]
+              for k, values in score_table(comparison).items()}
+    out += ["", *section("score", scores)]
     out += ["", *text_chart(comparison)]
     if plotted:
         out.append(f"plot: {plotted}")
