@@ -10,15 +10,24 @@ state. Each write is atomic (temp file + ``os.replace``, see
 from __future__ import annotations
 
 import copy
+import shutil
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from deepthinker_nb.config import DataConfig, IterationConfig
-from deepthinker_nb.report.manifest import manifest_path, package_versions, write_manifest
+from deepthinker_nb.errors import ConfigError
+from deepthinker_nb.report.manifest import (
+    manifest_path,
+    package_versions,
+    read_manifest,
+    write_manifest,
+)
+from deepthinker_nb.workflow.councils.base import Plan, ResearchSummary
 from deepthinker_nb.workflow.data import SplitData
+from deepthinker_nb.workflow.result import IterationRecord, WorkflowResult
 
 
 class RunManifest:
@@ -119,4 +128,58 @@ def initial_fields(
     }
 
 
-__all__ = ["RunManifest", "initial_fields"]
+RESUMABLE = ("incomplete", "failed")
+
+
+def read_resumable_manifest(run_dir: Path) -> dict[str, Any]:
+    """The manifest of a run that can be resumed; a one-line ``ConfigError`` otherwise."""
+    try:
+        manifest = read_manifest(run_dir)
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir} holds no run (no manifest.json): nothing to resume; "
+                          "start one with `deepthinker-nb run`") from None
+    except ValueError as exc:
+        raise ConfigError(f"{run_dir}/manifest.json is not readable JSON ({exc}): this run "
+                          "cannot be resumed") from None
+    status = manifest.get("status")
+    if status not in RESUMABLE:
+        raise ConfigError(f"run {manifest.get('run_id')} is {status}: only an incomplete or "
+                          "failed run resumes (reproduce it with `deepthinker-nb reproduce`)")
+    if "dataset" not in manifest or "data_config" not in manifest:
+        raise ConfigError(f"run {manifest.get('run_id')} stopped before its data was split: "
+                          "nothing to resume; start it again with `deepthinker-nb run`")
+    return manifest
+
+
+def restore_records(result: WorkflowResult, manifest: Mapping[str, Any], run_dir: Path) -> None:
+    """Put what a run finished back into ``result``: plan, research summary, iterations."""
+    if manifest.get("plan"):
+        result.plan = _record(Plan, manifest["plan"])
+    summary = (manifest.get("research") or {}).get("summary")
+    if summary:
+        result.research = _record(ResearchSummary, summary)
+    result.iterations = [IterationRecord.from_dict(dict(d), run_dir)
+                         for d in manifest.get("iterations") or []]
+
+
+def _record(cls: type, data: Mapping[str, Any]) -> Any:
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def discard_unfinished(run_dir: Path, first: int) -> None:
+    """Remove what iterations ``first`` and later left half done (their notebooks and work
+    dirs, which kernels wrote: links are removed, never followed)."""
+    for notebook in (run_dir / "iterations").glob("*.ipynb"):
+        if notebook.stem.isdigit() and int(notebook.stem) >= first:
+            notebook.unlink()
+    for work in (run_dir / "work").iterdir() if (run_dir / "work").is_dir() else ():
+        if work.name.isdigit() and int(work.name) >= first:
+            if work.is_symlink() or not work.is_dir():
+                work.unlink()
+            else:
+                shutil.rmtree(work)
+
+
+__all__ = ["RunManifest", "discard_unfinished", "initial_fields", "read_resumable_manifest",
+           "restore_records"]

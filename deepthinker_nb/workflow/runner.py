@@ -59,6 +59,7 @@ from deepthinker_nb.workflow.councils.base import (
     SimulationReport,
 )
 from deepthinker_nb.workflow.data import (
+    DataError,
     SplitData,
     check_kernel_memory,
     load_and_split,
@@ -66,7 +67,13 @@ from deepthinker_nb.workflow.data import (
     write_split_files,
 )
 from deepthinker_nb.workflow.evaluation import evaluate_predictions
-from deepthinker_nb.workflow.manifest import RunManifest, initial_fields
+from deepthinker_nb.workflow.manifest import (
+    RunManifest,
+    discard_unfinished,
+    initial_fields,
+    read_resumable_manifest,
+    restore_records,
+)
 from deepthinker_nb.workflow.metrics import (
     PRIMARY_METRIC,
     MetricComputer,
@@ -146,6 +153,9 @@ class RunState:
     """The research cells run.ipynb repeats (none when the research notebook failed)."""
     time_budget: float | None = None
     """Seconds the whole run may take (``IterationConfig.time_budget``), or None."""
+    prior_steps: list[dict[str, Any]] = field(default_factory=list)
+    prior_timings: dict[str, float] = field(default_factory=dict)
+    """A resumed run's steps and seconds per phase before this session."""
 
     @property
     def time_left(self) -> float | None:
@@ -165,6 +175,12 @@ class RunState:
     @property
     def work_dir(self) -> Path:
         return self.run_dir / "work"
+
+
+def _attempt(record: IterationRecord) -> Attempt:
+    """What the coder is shown of an earlier iteration."""
+    return Attempt(record.index, record.cells, record.model, record.status, record.error,
+                   record.metrics, record.score, record.feedback)
 
 
 class WorkflowRunner:
@@ -322,14 +338,78 @@ class WorkflowRunner:
             kernels, time_budget=budget)
         state.manifest.update(target_choice=validated.choice(), cell_timeout=kernels.timeout,
                               time_budget=budget)
+        return self._drive(state)
 
+    def resume(self, run_dir: str | Path) -> WorkflowResult:
+        """Continue the incomplete run in ``run_dir`` (stopped by Ctrl-C, a crash or a killed
+        host) from its last finished iteration, with the same split and seeds; what finished
+        is kept as it was (its notebooks, work dirs and manifest records). The runner must be
+        configured as the run was: :func:`deepthinker_nb.workflow.resume.resume_run` builds
+        one from the manifest.
+
+        Raises ``ConfigError`` when the run cannot be resumed (complete, or no manifest) and
+        ``DataError`` when the dataset is not the one the run split (SHA-256)."""
+        run_dir = Path(run_dir).resolve()
+        recorded = read_resumable_manifest(run_dir)
+        emit = _Progress(self.progress, time.perf_counter())
+        _warm_host_imports()
+        steps = StepExecutor()
+        validated = steps.run("data", "load and validate", load_and_validate, self.data_config,
+                              raise_errors=True).result
+        spent = float(recorded.get("wall_time") or sum((recorded.get("timings") or {}).values()))
+        budget = self.iteration_config.time_budget
+        remaining = None if budget is None else max(0.0, budget - spent)
+        timeout = float(recorded.get("cell_timeout") or self.placement.run_timeout(
+            validated.n_rows, validated.n_columns, budget,
+            self.iteration_config.effective_max_iterations))
+        self._last_run_dir = run_dir
+        kernels = self._start_kernels(run_dir, steps, emit, timeout)
         try:
-            split.write(state.data_dir)
+            split = steps.run("data", "split", load_and_split, self.data_config, validated,
+                              raise_errors=True).result
+            if split.dataset_sha256 != recorded["dataset"]["sha256"]:
+                raise DataError(f"the dataset {str(split.source)!r} is not the one the run "
+                                "split (SHA-256 differs): give the original with --data PATH")
+        except BaseException:
+            kernels.close()
+            raise
+        run_id = str(recorded["run_id"])
+        result = WorkflowResult(run_id, run_dir, "incomplete", str(recorded["objective"]))
+        restore_records(result, recorded, run_dir)
+        manifest = RunManifest(run_dir, recorded)
+        resumes = [*recorded.get("resumed", []), {
+            "at": _now(), "after_iteration": len(result.iterations)}]
+        manifest.update(status="incomplete", error=None, resumed=resumes)
+        state = RunState(
+            run_id, run_dir, result.objective, steps, emit, split,
+            MetricComputer(split.task_type, split.test_labels, split.classes), result,
+            manifest, kernels, time_budget=remaining,
+            prior_steps=list(recorded.get("steps") or []),
+            prior_timings=dict(recorded.get("timings") or {}))
+        if result.research is not None and (recorded.get("research") or {}).get(
+                "status") == "ok":
+            step = steps.run("research", "research cells", self.councils.researcher.cells,
+                             result.plan, split.profile)
+            state.research_cells = list((step.result if step.ok else None) or [])
+        discard_unfinished(run_dir, len(result.iterations) + 1)
+        emit("resume", f"resuming run {run_id} after iteration {len(result.iterations)}")
+        return self._drive(state, restored=True)
+
+    def _drive(self, state: RunState, restored: bool = False) -> WorkflowResult:
+        """The phases of a run from where ``state`` stands: planning and research unless they
+        finished, the coding loop, the simulation, run.ipynb, the report."""
+        result, emit = state.result, state.emit
+        try:
+            state.split.write(state.data_dir)
             self._save(state)
-            emit("data", f"{split.profile.n_train} training rows, {split.profile.n_test} "
-                 f"held-out test rows; run dir {run_dir}")
-            result.plan = self._planning(state)
-            result.research = self._research(state)
+            if not restored:
+                emit("data", f"{state.split.profile.n_train} training rows, "
+                     f"{state.split.profile.n_test} held-out test rows; run dir "
+                     f"{state.run_dir}")
+            if result.plan is None:
+                result.plan = self._planning(state)
+            if result.research is None:
+                result.research = self._research(state)
             self._coding_loop(state)
             result.advice = self._advice(state)
             # Only the simulation and run.ipynb are left: warm no kernel beyond those.
@@ -346,7 +426,7 @@ class WorkflowRunner:
         if self.report and result.run_notebook is not None:
             self._report(state)
         result.wall_time = time.perf_counter() - state.started
-        result.timings = steps.phase_timings()
+        result.timings = self._timings(state)
         self._finish_manifest(state, final=True)
         emit("done", f"{result.status}: best iteration {result.best_iteration}, score "
              f"{result.quality_score:.2f}", best_score=result.quality_score)
@@ -394,47 +474,56 @@ class WorkflowRunner:
         return summary
 
     def _coding_loop(self, state: RunState) -> None:
-        config = self.iteration_config
+        """Iterations until a stopping rule holds. A resumed run's finished iterations
+        (already in ``state.result.iterations``) count as if this loop had run them."""
         result = state.result
-        history: list[Attempt] = []
-        best_score = -1.0
-        stall = 0
-        for index in range(1, config.effective_max_iterations + 1):
+        history = [_attempt(r) for r in result.iterations]
+        best_score, stall = -1.0, 0
+        for record in result.iterations:
+            best_score, stall = self._observe(result, record, best_score, stall)
+        reason = (self._stop_reason(state, result.iterations[-1], stall)
+                  if result.iterations else None)
+        while reason is None:
+            index = len(result.iterations) + 1
             record = self._iteration(state, index, history, max(best_score, 0.0))
             result.iterations.append(record)
-            history.append(Attempt(record.index, record.cells, record.model, record.status,
-                                   record.error, record.metrics, record.score, record.feedback))
-            if record.ok and record.score > best_score:
-                improved = record.score >= best_score + config.min_improvement
-                best_score = record.score
-                result.best_iteration = record.index
-                result.quality_score = record.score
-                result.best_metrics = dict(record.metrics)
-                stall = 0 if improved else stall + 1
-            else:
-                stall += 1
+            history.append(_attempt(record))
+            best_score, stall = self._observe(result, record, best_score, stall)
             self._save(state, iterations=[r.to_dict() for r in result.iterations],
                        best_iteration=result.best_iteration, metrics=result.best_metrics,
                        quality_score=result.quality_score)
             state.emit("coding", f"iteration {index}: {record.status}, score {record.score:.2f} "
                        f"({record.model})", iteration=index, score=record.score,
                        best_score=result.quality_score, status=record.status)
-            if record.ok and record.score >= config.quality_threshold:
-                result.stop_reason = f"quality threshold {config.quality_threshold} reached"
-                break
-            if index >= config.effective_max_iterations:
-                result.stop_reason = f"max iterations ({config.effective_max_iterations})"
-                break
-            if config.patience is not None and stall >= config.patience:
-                result.stop_reason = f"no improvement in {stall} iterations (patience)"
-                break
-            left = state.time_left
-            if left is not None and left - record.duration < BUDGET_RESERVE * (
-                    state.time_budget or 0.0):
-                result.stop_reason = (f"time budget ({state.time_budget:g}s) would not fit "
-                                      "another iteration")
-                break
-        state.manifest.update(stop_reason=result.stop_reason)
+            reason = self._stop_reason(state, record, stall)
+        result.stop_reason = reason
+        state.manifest.update(stop_reason=reason)
+
+    def _observe(self, result: WorkflowResult, record: IterationRecord, best_score: float,
+                 stall: int) -> tuple[float, int]:
+        """Count ``record`` in: the best so far and the iterations without improvement."""
+        if record.ok and record.score > best_score:
+            improved = record.score >= best_score + self.iteration_config.min_improvement
+            result.best_iteration = record.index
+            result.quality_score = record.score
+            result.best_metrics = dict(record.metrics)
+            return record.score, 0 if improved else stall + 1
+        return best_score, stall + 1
+
+    def _stop_reason(self, state: RunState, record: IterationRecord, stall: int) -> str | None:
+        """Why the loop stops after ``record``, or None to go on."""
+        config = self.iteration_config
+        if record.ok and record.score >= config.quality_threshold:
+            return f"quality threshold {config.quality_threshold} reached"
+        if record.index >= config.effective_max_iterations:
+            return f"max iterations ({config.effective_max_iterations})"
+        if config.patience is not None and stall >= config.patience:
+            return f"no improvement in {stall} iterations (patience)"
+        left = state.time_left
+        if left is not None and left - record.duration < BUDGET_RESERVE * (
+                state.time_budget or 0.0):
+            return f"time budget ({state.time_budget:g}s) would not fit another iteration"
+        return None
 
     def _iteration(self, state: RunState, index: int, history: list[Attempt],
                    best_score: float) -> IterationRecord:
@@ -631,7 +720,7 @@ class WorkflowRunner:
     def _report(self, state: RunState) -> None:
         state.emit("report", "exporting report.html")
         manifest = {**state.manifest.snapshot(), "status": state.result.status,
-                    "timings": state.steps.phase_timings()}
+                    "timings": self._timings(state)}
         step = state.steps.run("report", "write report", write_run_report, state.run_dir,
                                state.run_dir / "report.html", manifest=manifest)
         if step.ok:
@@ -728,8 +817,16 @@ class WorkflowRunner:
 
     def _save(self, state: RunState, **fields: Any) -> Path:
         """Set ``fields`` and write the manifest, with the timings so far."""
-        return state.manifest.write(**fields, timings=state.steps.phase_timings(),
+        return state.manifest.write(**fields, timings=self._timings(state),
                                     updated=_now())
+
+    @staticmethod
+    def _timings(state: RunState) -> dict[str, float]:
+        """Seconds per phase, a resumed run's earlier sessions included."""
+        timings = dict(state.prior_timings)
+        for phase, seconds in state.steps.phase_timings().items():
+            timings[phase] = round(timings.get(phase, 0.0) + seconds, 4)
+        return timings
 
     def _finish_manifest(self, state: RunState, final: bool) -> None:
         result = state.result
@@ -741,7 +838,7 @@ class WorkflowRunner:
         result.manifest_path = self._save(
             state, finished=_now(), stop_reason=result.stop_reason,
             wall_time=round(time.perf_counter() - state.started, 4),
-            steps=[s.to_dict() for s in state.steps.records])
+            steps=[*state.prior_steps, *(s.to_dict() for s in state.steps.records)])
 
 
 def _warm_host_imports() -> None:
