@@ -19,15 +19,27 @@ from deepthinker_nb.runs.resolve import (
 
 _EXPORTS = {
     **{name: "deepthinker_nb.runs.catalog" for name in (
-        "IterationRecord", "Run", "RunSummary", "list_runs", "load_run", "load_summary")},
+        "RunIteration", "Run", "RunSummary", "list_runs", "load_run", "load_summary")},
     **{name: "deepthinker_nb.runs.compare" for name in (
         "CompareError", "RunComparison", "compare_runs", "plot_scores")},
 }
 __getattr__, _dir_lazy = lazy_exports(__name__, _EXPORTS)
 __all__ = [
-    "DEFAULT_RUNS_DIR", "CompareError", "IterationRecord", "Run", "RunComparison",
-    "RunNotFoundError", "RunSummary", "compare_runs", "is_run_dir", "list_runs", "load_run",
-    "load_summary", "plot_scores", "resolve_run", "run_dirs",
+    "DEFAULT_RUNS_DIR",
+    "CompareError",
+    "Run",
+    "RunComparison",
+    "RunIteration",
+    "RunNotFoundError",
+    "RunSummary",
+    "compare_runs",
+    "is_run_dir",
+    "list_runs",
+    "load_run",
+    "load_summary",
+    "plot_scores",
+    "resolve_run",
+    "run_dirs",
 ]
 
 
@@ -37,8 +49,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from deepthinker_nb.runs.catalog import (
-        IterationRecord,
         Run,
+        RunIteration,
         RunSummary,
         list_runs,
         load_run,

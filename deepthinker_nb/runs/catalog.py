@@ -97,7 +97,7 @@ def read_manifest_safely(run_dir: Path) -> tuple[dict[str, Any] | None, str | No
 
 # -- records -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class IterationRecord:
+class RunIteration:
     """One coding iteration as the manifest records it."""
 
     index: int
@@ -221,7 +221,7 @@ class Run:
 
     summary: RunSummary
     manifest: dict[str, Any]
-    iterations: list[IterationRecord]
+    iterations: list[RunIteration]
     config: dict[str, Any]
     stop_reason: str | None
     simulation: str | None
@@ -272,14 +272,14 @@ def _primary_metric(manifest: dict[str, Any], task: str | None) -> str | None:
 
 
 def _iterations(run_dir: Path, manifest: dict[str, Any],
-                primary: str | None) -> list[IterationRecord]:
+                primary: str | None) -> list[RunIteration]:
     records = []
     raw = manifest.get("iterations")
     for position, entry in enumerate(raw if isinstance(raw, list) else [], start=1):
         entry = _dict(entry)
         metrics = {k: v for k, v in _dict(entry.get("metrics")).items()
                    if isinstance(k, str) and _num(v) is not None}
-        records.append(IterationRecord(
+        records.append(RunIteration(
             index=_int(entry.get("index")) or position,
             status=_str(entry.get("status")) or "unknown",
             model=_str(entry.get("model")),
@@ -305,7 +305,7 @@ def _duration(manifest: dict[str, Any]) -> float | None:
 
 
 def _summary(run_dir: Path, manifest: dict[str, Any] | None, error: str | None,
-             iterations: list[IterationRecord]) -> RunSummary:
+             iterations: list[RunIteration]) -> RunSummary:
     run_id = run_dir.name
     if manifest is None:
         return RunSummary(id=run_id, path=run_dir, status="unreadable", error=error)
@@ -359,7 +359,7 @@ def _config(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _paths(run_dir: Path, manifest: dict[str, Any],
-           iterations: list[IterationRecord]) -> dict[str, Path]:
+           iterations: list[RunIteration]) -> dict[str, Path]:
     """The files of a run worth opening, those that exist (manifest paths first, then the
     run dir's usual names)."""
     candidates: list[tuple[str, Path | None]] = [
@@ -429,5 +429,12 @@ def list_runs(runs_dir: str | os.PathLike[str] = DEFAULT_RUNS_DIR) -> list[RunSu
     return sorted(summaries, key=_sort_key, reverse=True)
 
 
-__all__ = ["IterationRecord", "Run", "RunSummary", "list_runs", "load_run", "load_summary",
-           "run_path"]
+__all__ = [
+    "Run",
+    "RunIteration",
+    "RunSummary",
+    "list_runs",
+    "load_run",
+    "load_summary",
+    "run_path",
+]
