@@ -19,7 +19,7 @@ from deepthinker_nb.runs.resolve import (
 
 _EXPORTS = {
     **{name: "deepthinker_nb.runs.catalog" for name in (
-        "RunIteration", "Run", "RunSummary", "list_runs", "load_run", "load_summary")},
+        "RunIteration", "Run", "RunList", "RunSummary", "list_runs", "load_run", "load_summary")},
     **{name: "deepthinker_nb.runs.compare" for name in (
         "CompareError", "RunComparison", "compare_runs", "plot_scores")},
 }
@@ -30,6 +30,7 @@ __all__ = [
     "Run",
     "RunComparison",
     "RunIteration",
+    "RunList",
     "RunNotFoundError",
     "RunSummary",
     "compare_runs",
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from deepthinker_nb.runs.catalog import (
         Run,
         RunIteration,
+        RunList,
         RunSummary,
         list_runs,
         load_run,

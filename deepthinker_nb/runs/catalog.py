@@ -423,15 +423,34 @@ def _sort_key(summary: RunSummary) -> tuple[float, str]:
         return 0.0, summary.id
 
 
-def list_runs(runs_dir: str | os.PathLike[str] = DEFAULT_RUNS_DIR) -> list[RunSummary]:
+class RunList(list[RunSummary]):
+    """A plain list of summaries that shows as one table in Jupyter."""
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        if not self:
+            return "<p>no runs</p>"
+
+        def cells(summary: RunSummary) -> list[tuple[str, str]]:
+            return [("id", summary.id),
+                    *((k, v) for k, v in summary_fields(summary) if k != "error")]
+
+        rows = "".join("<tr>" + "".join(f"<td>{esc(text)}</td>" for _, text in cells(s))
+                       + "</tr>" for s in self)
+        head = "".join(f"<th>{esc(label)}</th>" for label, _ in cells(self[0]))
+        return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def list_runs(runs_dir: str | os.PathLike[str] = DEFAULT_RUNS_DIR) -> RunList:
     """A summary of every run directly under ``runs_dir``, newest first (an absent dir: [])."""
     summaries = [load_summary(path) for path in run_dirs(runs_dir)]
-    return sorted(summaries, key=_sort_key, reverse=True)
+    return RunList(sorted(summaries, key=_sort_key, reverse=True))
 
 
 __all__ = [
     "Run",
     "RunIteration",
+    "RunList",
     "RunSummary",
     "list_runs",
     "load_run",

@@ -137,3 +137,13 @@ def test_the_list_is_newest_first_and_keeps_unreadable_runs(runs_dir: Path) -> N
     # the broken one has no start time: it sorts by its manifest's mtime (now, so first)
     assert ids == ["d-broken", "b-new", "c-mid", "a-old"]
     assert list_runs(runs_dir.parent / "absent") == []
+
+
+def test_html_views_escape_what_the_manifest_says(runs_dir: Path) -> None:
+    write_run(runs_dir, "html", manifest(
+        "html", dataset={"path": "/d/<b>.csv", "target": "<script>alert(1)</script>"}))
+    runs = list_runs(runs_dir)
+    for html in (runs._repr_html_(), runs[0]._repr_html_(), load_run("html", runs_dir)
+                 ._repr_html_()):
+        assert "<script>" not in html and "&lt;script&gt;" in html
+    assert runs._repr_html_().count("<tr>") == 2  # header and the one run
