@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +51,15 @@ def _common(parser: argparse.ArgumentParser, default: Any) -> None:
                         argparse.SUPPRESS else False, help="print JSON instead of text")
 
 
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _print(lines: Sequence[str]) -> None:
+    """Print text read from manifests without its control characters: a manifest from someone
+    else's archive must not drive the terminal (escape sequences, carriage returns)."""
+    print(_CONTROL.sub("?", "\n".join(lines)))
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
@@ -76,10 +86,10 @@ def _list(args: argparse.Namespace) -> int:
         s.backend or "-", s.label, "-" if s.best_score is None else f"{s.best_score:.2f}",
         s.primary_text, s.iterations_text, format_duration(s.duration))
         for s in summaries]
-    print("\n".join(_table(rows)))
+    _print(_table(rows))
     for s in summaries:
         if s.status == "unreadable":
-            print(f"{s.id}: {s.error}")
+            _print([f"{s.id}: {s.error}"])
     return 0
 
 
@@ -134,7 +144,7 @@ def _show(args: argparse.Namespace) -> int:
     if run.paths:
         out.append("paths")
         out += [f"  {name}: {path}" for name, path in run.paths.items()]
-    print("\n".join(out))
+    _print(out)
     return 0
 
 
@@ -172,5 +182,5 @@ def _compare(args: argparse.Namespace) -> int:
     out += ["", *text_chart(comparison)]
     if plotted:
         out.append(f"plot: {plotted}")
-    print("\n".join(out))
+    _print(out)
     return 0

@@ -119,3 +119,13 @@ def test_an_empty_runs_dir_says_how_to_make_a_run(tmp_path: Path, capsys) -> Non
     assert code == 0 and "no runs in" in out and "deepthinker-nb run" in out
     code, out, _ = _run(capsys, "runs", "--dir", str(tmp_path / "none"), "--json")
     assert json.loads(out) == []
+
+
+def test_manifest_text_cannot_drive_the_terminal(tmp_path: Path, capsys) -> None:
+    write_run(tmp_path, "esc", manifest(
+        "esc", dataset={"path": "/d/x.csv", "target": "\x1b[2J\x1b[31mred\rover"},
+        stop_reason="done\x07"))
+    for argv in (("runs",), ("runs", "show", "esc")):
+        code, out, _ = _run(capsys, *argv, "--dir", str(tmp_path))
+        assert code == 0 and "?[31mred?over" in out
+        assert not any(ch in out for ch in "\x1b\r\x07")
