@@ -184,9 +184,13 @@ def run(args: argparse.Namespace) -> int:
                         prompts=sys.stdin.isatty())
     session = Session(args.notebook, args.backend, workdir=workdir, timeout=args.timeout,
                       replay=not args.no_replay, scan=not args.no_scan)
+    def announce(cells: int) -> None:
+        print(f"replaying {cells} cell(s) of {args.notebook} (Ctrl-C stops the replay)",
+              file=sys.stderr, flush=True)
+
     try:
         with cell_interrupts(session):
-            session.start()
+            session.start(on_replay=announce)
         _report_replay(session, args.notebook)
         _prompt_loop(session, reader, terminal)
     finally:
@@ -198,8 +202,9 @@ def run(args: argparse.Namespace) -> int:
 def _prompt_loop(session: Session, reader: CellReader, terminal: bool) -> None:
     armed = False  # the last key at the prompt was Ctrl-C
     while True:
+        number = session.next_cell
         try:
-            code = reader.read(session.next_cell)
+            code = reader.read(number)
         except KeyboardInterrupt:
             if armed and not reader.typed:
                 print(file=sys.stderr)
@@ -214,7 +219,7 @@ def _prompt_loop(session: Session, reader: CellReader, terminal: bool) -> None:
         armed = False
         with cell_interrupts(session):
             result = session.run(code, on_stdout=_echo(sys.stdout), on_stderr=_echo(sys.stderr))
-        _show(result, session, terminal)
+        _show(result, session, number if terminal else None)
 
 
 def _echo(stream: TextIO) -> Callable[[str], None]:
@@ -238,15 +243,15 @@ def _report_replay(session: Session, notebook: str) -> None:
         print(f"  {difference}", file=sys.stderr)
 
 
-def _show(result: CellResult, session: Session, terminal: bool) -> None:
-    """What a terminal can show of a cell after its streams: results, texts of displays, the
-    paths of images, the error."""
+def _show(result: CellResult, session: Session, number: int | None) -> None:
+    """What a terminal can show of a cell after its streams: results (``Out[number]``, the
+    cell's number in the notebook, at a terminal), texts of displays, the paths of images,
+    the error."""
     for output in result.outputs:
         if "image/png" in output.data:
             continue
         if output.output_type == "execute_result":
-            prefix = f"Out[{result.execution_count}]: " if terminal and result.execution_count \
-                else ""
+            prefix = f"Out[{number}]: " if number is not None else ""
             print(prefix + output.text, flush=True)
         elif output.text:
             print(output.text, flush=True)

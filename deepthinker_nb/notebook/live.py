@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,7 +96,9 @@ class Session:
         self._interrupted = False
         self._home: Path | None = None
 
-    def start(self) -> Session:
+    def start(self, on_replay: Callable[[int], Any] | None = None) -> Session:
+        """Start the kernel, then replay the notebook's code cells (``on_replay(count)`` is
+        told how many first, so a long replay can be announced)."""
         if self.kernel.started:
             return self
         existing = self._read_existing()
@@ -106,6 +108,8 @@ class Session:
         self.kernel.start()
         self.recorder = NotebookRecorder(self.path, self.kernel.kernel_name, resume=True)
         if existing is not None and self.replay:
+            if on_replay is not None:
+                on_replay(sum(_replayable(cell) for cell in existing.cells))
             self._replay(existing)
         return self
 
@@ -122,7 +126,7 @@ class Session:
     def _replay(self, notebook: Any) -> None:
         self._interrupted = False
         for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code" or not cell.source.strip():
+            if not _replayable(cell):
                 continue
             # A cell that failed when it was recorded fails again; the recorded session went on
             # past it, and so does the replay.
@@ -191,6 +195,10 @@ class Session:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+
+def _replayable(cell: Any) -> bool:
+    return bool(cell.cell_type == "code" and cell.source.strip())
 
 
 # -- replay: did the cell give what was recorded? -----------------------------------------------

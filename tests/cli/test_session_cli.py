@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -193,3 +194,28 @@ def test_an_invalid_notebook_is_a_one_line_error_and_stays_as_it_was(tmp_path, c
     assert "give the session a new notebook name" in lines[0]
     assert path.read_text() == content
     assert not (tmp_path / ".home").exists()
+
+
+
+def test_ctrl_c_during_the_replay_stops_it_and_the_prompt_comes(tmp_path):
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 5"),
+        nbformat.v4.new_code_cell("open('started', 'w').close()\nimport time\ntime.sleep(60)"),
+        nbformat.v4.new_code_cell("y = 6"),
+    ])
+    nbformat.write(notebook, tmp_path / "nb.ipynb")
+    env = dict(os.environ, TERM="xterm")
+    child = pexpect.spawn(CLI[0], [*CLI[1:], "nb.ipynb"], cwd=str(tmp_path), env=env,
+                          encoding="utf-8", timeout=60, dimensions=(50, 200))
+    child.expect(r"replaying 3 cell\(s\) of nb.ipynb")
+    for _ in range(1200):  # the replayed cell shows nothing: wait until the kernel is in it
+        if (tmp_path / "started").exists():
+            break
+        time.sleep(0.05)
+    child.sendintr()
+    child.expect("stopped at cell 2 by Ctrl-C")
+    child.expect(r"In \[4\]: ")
+    child.sendline("x, 'y' in globals()")
+    child.expect(r"Out\[4\]: \(5, False\)")
+    child.sendeof()
+    assert finish(child) == 0
