@@ -137,8 +137,12 @@ def _show(args: argparse.Namespace) -> int:
         model = f" ({best.model})" if best and best.model else ""
         out.append(f"best: iteration {run.summary.best_iteration}{model}, score "
                    f"{_fmt_score(run.summary.best_score)}, {run.summary.primary_text}")
+    if run.resumes:
+        out.append(f"resumed: {run.resumes} time(s)")
     if run.stop_reason:
         out.append(f"stopped: {run.stop_reason}")
+    if run.summary.resumable:
+        out.append(f"continue it with: deepthinker-nb resume {run.id} --dir {run.path.parent}")
     if run.simulation:
         out.append(f"simulation: {run.simulation}")
     if run.paths:

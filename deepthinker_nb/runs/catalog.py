@@ -226,6 +226,8 @@ class Run:
     stop_reason: str | None
     simulation: str | None
     paths: dict[str, Path]
+    resumes: int = 0
+    """How many times ``deepthinker-nb resume`` continued this run."""
 
     @property
     def id(self) -> str:
@@ -245,6 +247,7 @@ class Run:
             "iterations": [it.to_dict() for it in self.iterations],
             "stop_reason": self.stop_reason, "simulation": self.simulation,
             "paths": {k: str(v) for k, v in self.paths.items()},
+            "resumes": self.resumes,
         }
 
     def _repr_html_(self) -> str:
@@ -399,7 +402,8 @@ def _load(run_dir: Path) -> Run:
             summary=summary, manifest=data, iterations=iterations, config=_config(data),
             stop_reason=_str(data.get("stop_reason")),
             simulation=_str(_dict(data.get("simulation")).get("summary")),
-            paths=_paths(run_dir, data, iterations))
+            paths=_paths(run_dir, data, iterations),
+            resumes=len(resumed) if isinstance(resumed := data.get("resumed"), list) else 0)
     except Exception as exc:  # a shape no field access foresaw: still one line, not a traceback
         summary = RunSummary(id=run_dir.name, path=run_dir, status="unreadable",
                              error=f"{MANIFEST_NAME} has an unexpected shape "

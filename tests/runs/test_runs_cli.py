@@ -129,3 +129,13 @@ def test_manifest_text_cannot_drive_the_terminal(tmp_path: Path, capsys) -> None
         code, out, _ = _run(capsys, *argv, "--dir", str(tmp_path))
         assert code == 0 and "?[31mred?over" in out
         assert not any(ch in out for ch in "\x1b\r\x07")
+
+
+def test_show_says_how_to_continue_a_resumable_run(tmp_path: Path, capsys) -> None:
+    write_run(tmp_path, "killed", manifest(
+        "killed", status="incomplete", resumed=[{"at": "2026-11-20T11:00:00+00:00",
+                                                 "after_iteration": 1}],
+        iterations=[{"index": 1, "status": "ok", "score": 4.0}]))
+    code, out, _ = _run(capsys, "runs", "show", "killed", "--dir", str(tmp_path))
+    assert code == 0 and "status: resumable" in out and "resumed: 1 time(s)" in out
+    assert f"deepthinker-nb resume killed --dir {tmp_path.resolve()}" in out
