@@ -50,13 +50,31 @@ class ResearchSummary:
     """``ok``, or the status of the research notebook when it failed (the loop still runs)."""
     facts: dict[str, Any] = field(default_factory=dict)
     """Machine-readable findings, e.g. what the kernel measured."""
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    """What the researcher consulted besides the kernel: ``{"kind": "doc"|"web", "source":
+    path or URL, "title", "passage"}`` each, plus ``{"kind": "note", "passage": warning}``."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def to_markdown(self) -> str:
         body = "\n".join(f"- {f}" for f in self.findings) or "- (no findings)"
-        return f"## Research summary\n\n{body}"
+        return f"## Research summary\n\n{body}" + self._sources_markdown()
+
+    def _sources_markdown(self, limit: int = 400) -> str:
+        if not self.sources:
+            return ""
+        lines = ["", "", "### Sources consulted", ""]
+        for s in self.sources:
+            text = " ".join(str(s.get("passage", "")).split())
+            text = text if len(text) <= limit else text[:limit] + "..."
+            if s.get("kind") == "note":
+                lines.append(f"- (warning) {text}")
+                continue
+            where = (f"[{s.get('title') or s.get('source')}]({s.get('source')})"
+                     if s.get("kind") == "web" else f"`{s.get('source')}`")
+            lines.append(f"- {where}: \u201c{text}\u201d")
+        return "\n".join(lines)
 
 
 @dataclass

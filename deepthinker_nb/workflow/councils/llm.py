@@ -14,6 +14,7 @@ from typing import Any
 from deepthinker_nb.errors import ConfigError
 from deepthinker_nb.llm import LOG_NAME, LLMClient, LLMConfig, LLMNoCodeError
 from deepthinker_nb.llm.extract import code_blocks, json_object, prose, split_cells, syntax_error
+from deepthinker_nb.llm.retrieval_web import ResearchSources
 from deepthinker_nb.workflow.candidates import CoderMember, CoderPanel, member_name
 from deepthinker_nb.workflow.councils import Councils, OfflineCoder
 from deepthinker_nb.workflow.councils.base import (
@@ -203,11 +204,13 @@ def coder_panel(specs: list[MemberSpec], client: LLMClient | None = None) -> Cod
 def llm_councils(config: LLMConfig, log_path: Path | str | None = None, *,
                  roles: tuple[str, ...] | list[str] = DEFAULT_ROLES,
                  client: LLMClient | None = None,
-                 coders: list[MemberSpec] | None = None) -> Councils:
+                 coders: list[MemberSpec] | None = None,
+                 sources: ResearchSources | None = None) -> Councils:
     """``Councils`` with the model-backed ``roles`` and the offline defaults elsewhere.
 
     ``log_path``: the call log, normally ``<run dir>/llm_calls.jsonl`` (see :func:`log_path`).
     ``coders``: a council of several coders (:func:`parse_coders`) instead of one.
+    ``sources``: documents and web search for the researcher (which then is model-backed).
     """
     if coders:
         config = with_coders(config, coders)
@@ -218,7 +221,11 @@ def llm_councils(config: LLMConfig, log_path: Path | str | None = None, *,
     if unknown:
         raise ConfigError(f"llm councils: unknown role(s) {sorted(unknown)}; "
                           f"available: {sorted(available)}")
+    if sources is not None and "researcher" not in roles:
+        roles = [*roles, "researcher"]
     chosen: dict[str, Any] = {role: available[role](client) for role in roles}
+    if sources is not None:
+        chosen["researcher"] = LLMResearcher(client, sources=sources)
     if coders:
         chosen["coder"] = coder_panel(coders, client)
     return Councils.coerce(chosen)
