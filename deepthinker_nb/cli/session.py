@@ -177,6 +177,9 @@ def run(args: argparse.Namespace) -> int:
     from deepthinker_nb.notebook.live import Session
 
     workdir = workdir_arg(args.workdir)
+    if workdir.resolve() in (Path.home().resolve(), Path(workdir.anchor)):
+        print(f"note: the kernel can read and write everything under {workdir}; a project "
+              "dir (cd there, or --workdir DIR) keeps it to that", file=sys.stderr)
     terminal = sys.stdin.isatty() and sys.stdout.isatty()
     if terminal:
         import readline  # noqa: F401  (input() edits lines with it once imported)
@@ -257,6 +260,9 @@ def _show(result: CellResult, session: Session, number: int | None) -> None:
             print(output.text, flush=True)
     for path in session.images:
         print(f"[image saved to {path}]", flush=True)
+    if session.images_problem:
+        print(f"[images not saved: {session.images_problem}; they are in the notebook]",
+              file=sys.stderr, flush=True)
     if result.success:
         return
     if result.status == "error" and result.error is not None:

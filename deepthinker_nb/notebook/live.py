@@ -93,6 +93,8 @@ class Session:
         """The cell at which a Ctrl-C (``interrupt_soon``) stopped the replay, if it did."""
         self.images: list[Path] = []
         """Images saved by the last ``run``."""
+        self.images_problem: str | None = None
+        """Why the last ``run``'s images could not be saved (they stay in the notebook)."""
         self._interrupted = False
         self._home: Path | None = None
 
@@ -149,7 +151,12 @@ class Session:
                                      **callbacks)
         assert self.recorder is not None
         self.recorder.record(code, result)
-        self.images = save_images(result, self.path, len(self.recorder))
+        self.images, self.images_problem = [], None
+        try:
+            self.images = save_images(result, self.path, len(self.recorder))
+        except (UntrustedFileError, OSError) as exc:  # the cell is recorded; the session goes on
+            self.images_problem = str(exc)
+            log.warning("images of cell %d not saved: %s", len(self.recorder), exc)
         return result
 
     def interrupt_soon(self) -> None:

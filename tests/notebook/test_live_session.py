@@ -144,3 +144,17 @@ def test_images_are_not_written_through_a_planted_link(tmp_path):
     with pytest.raises(UntrustedFileError):
         save_images(CellResult("ok", outputs=[png]), tmp_path / "nb.ipynb", 1)
     assert list((tmp_path / "target").iterdir()) == []
+
+
+def test_an_image_that_cannot_be_saved_does_not_end_the_session(tmp_path):
+    (tmp_path / "target").mkdir()
+    os.symlink(tmp_path / "target", tmp_path / "nb_files")
+    show = ("from IPython.display import Image, display; "
+            "display(Image(data=b'\\x89PNG\\r\\n\\x1a\\n'))")
+    with Session(tmp_path / "nb.ipynb", workdir=tmp_path) as session:
+        assert session.run(show).success
+        assert session.images == [] and "nb_files" in session.images_problem
+        assert session.run("2 + 2").result.text == "4"
+    cells = nbformat.read(tmp_path / "nb.ipynb", as_version=4).cells
+    assert "image/png" in cells[0].outputs[0]["data"]
+    assert list((tmp_path / "target").iterdir()) == []
