@@ -66,11 +66,16 @@ def run(args: argparse.Namespace) -> int:
     recorder = None
     if args.output:
         from deepthinker_nb.notebook.recorder import NotebookRecorder
+        from deepthinker_nb.notebook.verdict import METADATA_KEY
 
         if Path(args.output).suffix != ".ipynb":
             raise DeepThinkerError(f"--output {args.output}: must end in .ipynb")
-        kernel_name = get_backend(args.backend).kernel_name
-        recorder = NotebookRecorder(args.output, kernel_name, resume=False)
+        backend = get_backend(args.backend)
+        recorder = NotebookRecorder(args.output, backend.kernel_name, resume=False)
+        # What runs the cells, as the backend describes its kernels (Docker: the image).
+        recorder.notebook.metadata[METADATA_KEY].update(
+            backend=backend.name, kernel_name=backend.kernel_name,
+            kernel=backend.describe(None))
     callbacks = {} if args.quiet else {
         "on_stdout": lambda text: (sys.stdout.write(text), sys.stdout.flush()),
         "on_stderr": lambda text: (sys.stderr.write(text), sys.stderr.flush()),

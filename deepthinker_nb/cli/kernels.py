@@ -54,8 +54,8 @@ def _install(args: argparse.Namespace) -> int:
         paths = install_kernel_specs(user=args.user, prefix=args.prefix, names=args.name)
     except NoSuchKernel as exc:
         known = ", ".join(sorted(deepthinker_kernel_specs()))
-        raise DeepThinkerError(f"--name: {exc}; ours are {known} (see: deepthinker-nb kernels "
-                               "list)") from None
+        raise DeepThinkerError(f"--name: unknown kernelspec {exc.name!r}; ours are {known} "
+                               "(see: deepthinker-nb kernels list)") from None
     except PermissionError as exc:
         raise DeepThinkerError(f"cannot write kernelspec ({exc}); try --user")
     for name, path in paths.items():

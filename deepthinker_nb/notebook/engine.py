@@ -130,6 +130,9 @@ class DeepThinkerEngine:
             engine=ENGINE_NAME, scan=(gate if gate is not None else run_session.gate).enabled,
             pooled_kernel=lent is not None, backend=run_session.backend.name,
             kernel_name=run_session.kernel_name,
+            # What ran the cells, as the backend describes its kernels (Docker: the image's
+            # tag, id and digest), so a notebook says where it ran without its run dir.
+            kernel=run_session.backend.describe(run_session.config),
         )
         cells = _CellLoop(nb_man, run_session, gate, timeout, save_every,
                           _Echo(log_output, stdout_file, stderr_file), cell_progress)

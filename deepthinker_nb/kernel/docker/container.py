@@ -42,6 +42,10 @@ THREAD_VARS = (
     "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "LOKY_MAX_CPU_COUNT",
 )
+INLINE_PLOTS = "module://matplotlib_inline.backend_inline"
+"""Matplotlib's backend in the kernel: figures show inline after each cell without
+``%matplotlib inline``, as in a local kernel. Set at container start, so the image's own
+default (``agg``, for plain ``docker run``) needs no rebuild; ``DockerConfig.env`` may override."""
 KERNEL_PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 SHM_SIZE = 64 * 1024**2
 """``/dev/shm``: Docker's usual default, set explicitly so an engine configured with a larger
@@ -187,7 +191,7 @@ def build_run_spec(
         "JUPYTER_RUNTIME_DIR": f"{CONTAINER_HOME}/.jupyter-runtime",
         "JUPYTER_DATA_DIR": f"{CONTAINER_HOME}/.jupyter-data",
         "MPLCONFIGDIR": f"{CONTAINER_HOME}/.matplotlib",
-        "MPLBACKEND": "agg",
+        "MPLBACKEND": INLINE_PLOTS,
         "PYTHONDONTWRITEBYTECODE": "1",
         "DEEPTHINKER_WORKDIR": work_target,
         "DEEPTHINKER_CPU_LIMIT": str(config.cpu_limit),
