@@ -56,3 +56,42 @@ def test_unreachable_endpoint_stops_before_any_kernel(tmp_path, capsys):
                  "--out", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "unreachable" in err and len(err.strip().splitlines()) == 1
+
+
+def test_coders_flag_builds_a_council_of_coders(tmp_path, monkeypatch):
+    from deepthinker_nb.workflow.candidates import CoderPanel
+
+    monkeypatch.delenv("DEEPTHINKER_LLM_MODEL", raising=False)
+    args = build_parser().parse_args(
+        ["demo", "--coders", "offline,qwen2.5-coder:7b@0.2,big@0.8", "--out", str(tmp_path)])
+    councils, _ = llm_councils_from_args(args, tmp_path, check=False)
+    panel = councils.coder
+    assert isinstance(panel, CoderPanel)
+    assert [(m["member"], m["model"], m["temperature"]) for m in panel.describe()] == [
+        ("offline", "offline", None), ("qwen2.5-coder-7b-t0.2", "qwen2.5-coder:7b", 0.2),
+        ("big-t0.8", "big", 0.8)]
+    client = panel.members[1].coder.client
+    assert client.config.for_role("coder:big-t0.8").model == "big"
+    assert client.config.for_role("coder:big-t0.8").temperature == 0.8
+    # no --model: the first model member's model judges
+    assert client.config.for_role("evaluator").model == "qwen2.5-coder:7b"
+    # offline members only: no model, no client
+    args = build_parser().parse_args(["demo", "--coders", "offline,offline"])
+    councils, _ = llm_councils_from_args(args, tmp_path, check=False)
+    assert [m.name for m in councils.coder.members] == ["offline", "offline-2"]
+    assert councils.describe()["evaluator"] == "OfflineEvaluator"
+
+
+def test_a_coder_members_unknown_model_stops_before_any_kernel(server, tmp_path, capsys):
+    code = main(["demo", "--dataset", "iris", "--llm-url", server.url, "--model", "tiny-coder",
+                 "--coders", "offline,tiny-coder@0.3,missing-coder@0.9", "--out", str(tmp_path),
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "model 'missing-coder' not found" in err and "tiny-coder" in err
+    assert len(err.strip().splitlines()) == 1 and not server.requests
+
+
+def test_bad_coders_flag_is_one_line(tmp_path, capsys):
+    code = main(["demo", "--coders", "m@warm", "--out", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--coders" in err and len(err.strip().splitlines()) == 1

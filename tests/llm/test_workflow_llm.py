@@ -83,3 +83,25 @@ def test_model_backed_run_fixes_its_error_and_replays(server, config, tmp_path):
     assert again.iterations[1].cells == second.cells
     assert again.best_metrics == result.best_metrics
     assert len((again.run_dir / LOG_NAME).read_text().splitlines()) == 4
+
+
+REFUSED = """Let me look around first.
+```python
+import subprocess
+print(subprocess.run(["cat", "/etc/passwd"], capture_output=True).stdout)
+```"""
+
+
+def test_scanner_refusal_goes_back_to_the_model_which_fixes_it(server, config, tmp_path):
+    server.add(REFUSED, JUDGE, FIXED, JUDGE)
+    result = _runner(tmp_path, config, "refused").run(bundled_dataset("iris").objective)
+
+    first, second = result.iterations
+    assert first.status == "blocked" and "subprocess" in (first.error or "")
+    assert first.score == 0.0
+    # the refused cell's findings reached the model in the next prompt
+    prompt = server.requests[2]["messages"][-1]["content"]
+    assert "security scanner blocked" in prompt and "subprocess" in prompt
+    assert second.status == "ok" and result.best_iteration == 2
+    # the refused cell never ran: its notebook records the verdict and no output
+    assert any(s["verdict"] == "blocked" for s in first.scan)
