@@ -34,7 +34,12 @@ _EXPORTS = {
         "ReproduceResult", "export_run", "reproduce")},
     "Session": "deepthinker_nb.notebook.live",
     "LLMConfig": "deepthinker_nb.llm.config",
-    "llm_councils": "deepthinker_nb.workflow.councils.llm",
+    **{name: "deepthinker_nb.workflow.councils.llm" for name in (
+        "llm_councils", "parse_coders")},
+    **{name: "deepthinker_nb.workflow.candidates" for name in ("CoderMember", "CoderPanel")},
+    "DocumentIndex": "deepthinker_nb.llm.retrieval",
+    **{name: "deepthinker_nb.llm.retrieval_web" for name in (
+        "ResearchSources", "SearxngSearch")},
     **{name: "deepthinker_nb.batch" for name in (
         "BatchResult", "BatchRow", "BatchSpec", "load_spec", "run_batch")},
     **{name: "deepthinker_nb.runs" for name in (
@@ -65,6 +70,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from deepthinker_nb.kernel.results import CellResult, ErrorInfo, RichOutput
     from deepthinker_nb.kernel.session import AsyncKernelSession, KernelSession
     from deepthinker_nb.llm.config import LLMConfig
+    from deepthinker_nb.llm.retrieval import DocumentIndex
+    from deepthinker_nb.llm.retrieval_web import ResearchSources, SearxngSearch
     from deepthinker_nb.notebook.live import Session
     from deepthinker_nb.runs import (
         Run,
@@ -77,4 +84,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     )
     from deepthinker_nb.scanner import ScanPolicy, ScanReport, SecurityError, SecurityScanner
     from deepthinker_nb.workflow import WorkflowResult, WorkflowRunner, run_deepthinker_workflow
-    from deepthinker_nb.workflow.councils.llm import llm_councils
+    from deepthinker_nb.workflow.candidates import CoderMember, CoderPanel
+    from deepthinker_nb.workflow.councils.llm import llm_councils, parse_coders
