@@ -64,12 +64,9 @@ def run(args: argparse.Namespace) -> int:
 
     def progress(line: str) -> None:
         if not args.quiet:
-            print(f"[{time.perf_counter() - started:6.1f}s] run.ipynb {line}", file=sys.stderr,
-                  flush=True)
+            print(f"[{time.perf_counter() - started:6.1f}s] {line}", file=sys.stderr, flush=True)
 
     try:
-        if not args.quiet:
-            print(f"re-executing {run_dir / 'run.ipynb'}", file=sys.stderr, flush=True)
         result = reproduce(run_dir, backend=args.backend, dataset=dataset, progress=progress,
                            output_path=args.output)
         print(result.table())

@@ -213,8 +213,10 @@ def reproduce(
 
     def cell_done(done: int, total: int, status: str) -> None:
         if progress is not None:
-            progress(f"cell {done}/{total}: {status}")
+            progress(f"{RUN_NOTEBOOK} cell {done}/{total}: {status}")
 
+    if progress is not None:
+        progress(f"re-executing {source}")
     try:
         run = execute_notebook(
             to_run,

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import psutil
 import pytest
@@ -22,9 +23,15 @@ def test_host_secrets_are_not_visible_in_the_kernel(session):
     assert session.execute("import os; os.environ.get('MY_API_TOKEN')").result is None
 
 
-def test_home_points_into_the_working_dir(session):
-    home = session.execute("import os; os.environ['HOME']").result.text.strip("'")
-    assert home.startswith(str(session.workdir))
+def test_home_is_private_to_the_kernel_and_not_in_the_working_dir(session):
+    """HOME lies in the sandbox's own /tmp: usable, gone with the kernel, nothing of it left
+    in the working dir (a user's folder when the kernel works there)."""
+    home = session.execute(
+        "import os, pathlib; p = pathlib.Path(os.environ['HOME']); (p / 'probe').write_text('x');"
+        " str(p)").result.text.strip("'")
+    assert not home.startswith(str(session.workdir)) and home.startswith("/tmp/")
+    assert not (session.workdir / ".home").exists()
+    assert not Path(home, "probe").exists(), "the kernel's /tmp is not the host's"
 
 
 def test_allowlisted_variables_pass_and_explicit_env_is_set(monkeypatch):

@@ -12,17 +12,19 @@ def scrub_environment(
     allowlist: Iterable[str],
     *,
     workdir: Path,
+    home: Path | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Copy only allow-listed variables (``LC_*`` style patterns allowed) and point HOME inside
-    the working dir, so that dotfiles, caches and credentials of the host stay out of reach."""
+    """Copy only allow-listed variables (``LC_*`` style patterns allowed) and point HOME at
+    ``home`` (default: ``.home`` inside the working dir), so that dotfiles, caches and
+    credentials of the host stay out of reach."""
     patterns = tuple(allowlist)
     env = {
         name: value
         for name, value in host_env.items()
         if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
     }
-    home = workdir / ".home"
+    home = home if home is not None else workdir / ".home"
     env.update(
         {
             "HOME": str(home),

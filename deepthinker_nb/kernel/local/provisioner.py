@@ -46,6 +46,7 @@ from deepthinker_nb.kernel.local.processes import (
 )
 from deepthinker_nb.kernel.local.sandbox import (
     PRIVATE_WRITABLE,
+    SANDBOX_HOME,
     SandboxSpec,
     bwrap_argv,
     check_bubblewrap,
@@ -140,6 +141,9 @@ class LocalKernelProvisioner(LocalProvisioner):
 
         kwargs = await super().pre_launch(**kwargs)
         self._token = uuid.uuid4().hex
+        # Namespaced kernels keep HOME in their private /tmp; the weaker isolation modes share
+        # the host's /tmp, so theirs stays in the working dir.
+        home = SANDBOX_HOME if config.isolation == "namespaces" else self._workdir / ".home"
         extra = dict(self.kernel_spec.env or {}) if self.kernel_spec else {}
         extra.update(dict(config.env))
         extra.update(
@@ -151,7 +155,7 @@ class LocalKernelProvisioner(LocalProvisioner):
                 "DEEPTHINKER_WORKDIR": str(self._workdir),
                 GUARD_ENV: kernel_guard_value(scan_policy, self._workdir, data_dirs),
                 SECCOMP_ENV: seccomp_switch(config.isolation != "none"),
-                "TMPDIR": str(self._workdir / ".home" / "tmp"),
+                "TMPDIR": str(home / "tmp") if home != SANDBOX_HOME else "/tmp",
             }
         )
         if config.isolation != "none":
@@ -165,12 +169,13 @@ class LocalKernelProvisioner(LocalProvisioner):
             )
         host_env = kwargs.get("env") or os.environ
         kwargs["env"] = scrub_environment(
-            host_env, config.env_allowlist, workdir=self._workdir, extra=extra
+            host_env, config.env_allowlist, workdir=self._workdir, home=home, extra=extra
         )
         for key in ("JPY_SESSION_NAME",):
             if key in host_env:
                 kwargs["env"][key] = host_env[key]
-        (self._workdir / ".home" / "tmp").mkdir(parents=True, exist_ok=True)
+        if home != SANDBOX_HOME:
+            (home / "tmp").mkdir(parents=True, exist_ok=True)
         self._sandbox = self._sandbox_spec(config, data_dirs) \
             if config.isolation == "namespaces" else None
         return kwargs
@@ -178,7 +183,7 @@ class LocalKernelProvisioner(LocalProvisioner):
     def _sandbox_spec(self, config: LocalConfig, data_dirs: list[Path]) -> SandboxSpec:
         assert self._state_dir is not None and self._workdir is not None
         passwd, group = self._state_dir / "passwd", self._state_dir / "group"
-        passwd.write_text(passwd_text(self._workdir / ".home"), encoding="utf-8")
+        passwd.write_text(passwd_text(SANDBOX_HOME), encoding="utf-8")
         group.write_text(group_text(), encoding="utf-8")
         connection_file = getattr(self.parent, "connection_file", None)
         return SandboxSpec(
@@ -191,6 +196,7 @@ class LocalKernelProvisioner(LocalProvisioner):
             tmp_size=int(config.tmpfs_size),
             passwd_file=passwd,
             group_file=group,
+            home=SANDBOX_HOME,
         )
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):

@@ -73,6 +73,9 @@ class SandboxSpec:
     passwd_file: Path | None = None
     """Shown as ``/etc/passwd`` (``passwd_text``), and ``group_file`` as ``/etc/group``."""
     group_file: Path | None = None
+    home: Path | None = None
+    """A private home dir made inside the sandbox's own ``/tmp`` (gone with the kernel), so
+    nothing of the kernel's dotfiles and caches lands in the working dir."""
 
 
 def bwrap_path() -> str | None:
@@ -127,6 +130,10 @@ def _outermost(paths: Iterable[Path]) -> list[Path]:
     return kept
 
 
+SANDBOX_HOME = Path("/tmp/home")
+"""The namespaced kernel's HOME: inside its private, size-limited ``/tmp``."""
+
+
 def passwd_text(home: Path) -> str:
     """``/etc/passwd`` and ``/etc/group`` lines for the sandbox user, and nobody else."""
     return (f"{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}:deepthinker-nb kernel:{home}:"
@@ -153,6 +160,8 @@ def bwrap_argv(spec: SandboxSpec, command: Sequence[str], *, bwrap: str = "bwrap
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(spec.tmp_size), "--tmpfs", "/dev/shm",
              "--perms", "1777", "--size", str(spec.tmp_size), "--tmpfs", "/tmp"]
+    if spec.home is not None:
+        argv += ["--perms", "0700", "--dir", str(spec.home)]
     for name in ETC_FILES:
         path = Path("/etc") / name
         if path.exists():
