@@ -640,9 +640,9 @@ CV_CELL = 3
 
 
 def diagnostic_cells(spec: ModelSpec) -> tuple[int, ...]:
-    """The cells that only report (the simulation's re-runs skip them): the cross-validation
-    and the feature importance (the last cell)."""
-    return (CV_CELL, len(cells_for(spec)) - 1)
+    """The cells that only report (the simulation's re-runs skip them). The feature importance
+    cell is cheap and stays: a scenario's work dir gets its own file, which no one reads."""
+    return (CV_CELL,)
 
 
 def cells_for(spec: ModelSpec) -> list[str]:
