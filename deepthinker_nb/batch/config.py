@@ -15,11 +15,14 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepthinker_nb.config import IterationConfig
 from deepthinker_nb.kernel.backend import get_backend
 from deepthinker_nb.workflow.councils import Councils
+
+if TYPE_CHECKING:  # the llm package imports its HTTP client: only model-backed runs need it
+    from deepthinker_nb.llm.config import LLMConfig
 
 SPEC_VERSION = 1
 """Part of every config hash: a change to what a run means bumps it (and re-runs everything)."""
@@ -27,6 +30,9 @@ HASH_LENGTH = 12
 ITERATION_FIELDS = ("max_iterations", "quality_threshold", "patience")
 """The iteration settings a spec sets, and the hash covers (by value, defaults resolved): a
 field added to ``IterationConfig`` later does not change the hash of every finished run."""
+OPTIONAL_ITERATION_FIELDS = ("time_budget",)
+"""Iteration settings a spec may set that the hash covers only when set (a run without them
+keeps the hash it had before they existed)."""
 DEFAULT_SEED = 42
 DEFAULT_RETRIES = 2
 
@@ -76,21 +82,40 @@ class BackendChoice:
 
 @dataclass(frozen=True)
 class CouncilChoice:
-    """Who plans, codes and evaluates. Only the offline councils exist today; an LLM council
-    will add its model settings (from a future ``LLMConfig``) as more fields here, which also
-    enter the config hash."""
+    """Who plans, codes and evaluates: the offline councils, or model-backed ones (``llm``)
+    for ``roles`` (the others stay offline), talking to ``llm`` (a
+    :class:`~deepthinker_nb.llm.LLMConfig`). Each worker builds its own client from it, with
+    the API key of its own environment; the call log goes into the run dir."""
 
     name: str = "offline"
+    llm: LLMConfig | None = None
+    roles: tuple[str, ...] = ()
 
-    def councils(self) -> Councils:
-        return Councils.offline()
+    def councils(self, run_dir: Path | None = None) -> Councils:
+        """The councils of one run; a model-backed run logs its calls in ``run_dir``."""
+        if self.llm is None:
+            return Councils.offline()
+        from deepthinker_nb.llm.log import LOG_NAME
+        from deepthinker_nb.workflow.councils.llm import llm_councils
+
+        return llm_councils(self.llm, None if run_dir is None else run_dir / LOG_NAME,
+                            roles=self.roles)
 
     @property
     def label(self) -> str:
-        return self.name
+        if self.llm is None:
+            return self.name
+        models = sorted({self.llm.for_role(role).model or "" for role in self.roles})
+        return f"{self.name}:{'+'.join(models)} t={self.llm.temperature:g}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name}
+        """What decides a run's outcome (part of its hash): the models, their temperatures and
+        seeds, the roles and the request budget; not the endpoint's address or timeout."""
+        if self.llm is None:
+            return {"name": self.name}
+        return {"name": self.name, "roles": list(self.roles),
+                "models": {role: vars(self.llm.for_role(role)) for role in self.roles},
+                "max_requests": self.llm.max_requests, "max_tokens": self.llm.max_tokens}
 
 
 @dataclass(frozen=True)
@@ -130,7 +155,10 @@ class RunConfig:
             "version": SPEC_VERSION,
             "dataset_sha256": self.dataset.sha256,
             "target": self.target, "task_type": self.task_type, "seed": self.seed,
-            "iteration": {name: getattr(self.iteration, name) for name in ITERATION_FIELDS},
+            "iteration": {
+                **{name: getattr(self.iteration, name) for name in ITERATION_FIELDS},
+                **{name: getattr(self.iteration, name) for name in OPTIONAL_ITERATION_FIELDS
+                   if getattr(self.iteration, name) is not None}},
             "backend": self.backend.backend, "profile": self.backend.profile,
             "council": self.council.to_dict(), "objective": self.objective,
             "test_split_ratio": self.settings.test_split_ratio,
@@ -161,7 +189,8 @@ class RunConfig:
         """Everything but the dataset and seed: the plot's series."""
         it = self.iteration
         patience = "-" if it.patience is None else it.patience
-        label = (f"it={it.max_iterations} q={it.quality_threshold:g} p={patience} "
+        budget = "" if it.time_budget is None else f" t={it.time_budget:g}s"
+        label = (f"it={it.max_iterations} q={it.quality_threshold:g} p={patience}{budget} "
                  f"{self.backend.label} {self.council.label}")
         if self.target is not None and self.target != self.dataset.target:
             label = f"target={self.target} " + label
@@ -180,8 +209,9 @@ class RunConfig:
             "run_key": self.key, "dataset": self.dataset.label, "target": self.target,
             "task_type": self.task_type, "seed": self.seed,
             "max_iterations": it.max_iterations, "quality_threshold": it.quality_threshold,
-            "patience": it.patience, "backend": self.backend.backend,
-            "profile": self.backend.profile, "council": self.council.name,
+            "patience": it.patience, "time_budget": it.time_budget,
+            "backend": self.backend.backend,
+            "profile": self.backend.profile, "council": self.council.label,
             "config": self.config_label,
         }
 

@@ -7,9 +7,9 @@ The spec lists the axes of a cross product (or an explicit ``runs:`` list)::
     targets: [species]            # optional axis: overrides each dataset's own target
     tasks: [classification]       # optional axis: overrides each dataset's own task
     seeds: [1, 2, 3]
-    iterations: [{max_iterations: 1, quality_threshold: 8.0, patience: 2}]
+    iterations: [{max_iterations: 1, quality_threshold: 8.0, patience: 2, time_budget: 600}]
     backends: [local, {backend: docker, profile: SAFE_ML}]
-    councils: [offline]
+    councils: [offline, {name: llm, model: "qwen2.5-coder:7b", temperature: 0.2}]
     settings: {pool_size: 1, simulate: false, report: false, timeout: 60, retries: 2}
     output: {dir: runs/iris-sweep, shared: auto}
 
@@ -31,6 +31,7 @@ from deepthinker_nb.batch.config import (
     DEFAULT_RETRIES,
     DEFAULT_SEED,
     ITERATION_FIELDS,
+    OPTIONAL_ITERATION_FIELDS,
     BackendChoice,
     BatchSpec,
     CouncilChoice,
@@ -49,11 +50,16 @@ AXES = ("datasets", "targets", "tasks", "seeds", "iterations", "backends", "coun
 TOP_KEYS = (*AXES, "name", "runs", "settings", "output")
 RUN_KEYS = ("dataset", "target", "task", "seed", "iterations", "backend", "council")
 DATASET_KEYS = ("name", "path", "label", "target", "task", "objective")
-ITERATION_KEYS = ITERATION_FIELDS
+ITERATION_KEYS = (*ITERATION_FIELDS, *OPTIONAL_ITERATION_FIELDS)
 BACKEND_KEYS = ("backend", "profile")
-COUNCIL_KEYS = ("name",)
-COUNCILS = ("offline",)
-"""Council names a spec may use. LLM councils will add theirs, with model settings."""
+LLM_KEYS = ("model", "base_url", "temperature", "seed", "roles", "models", "timeout",
+            "max_requests", "max_tokens")
+"""A model-backed council's settings: :class:`~deepthinker_nb.llm.LLMConfig`'s fields, with
+``roles`` (the councils the model takes: coder, evaluator, planner, researcher, simulator)
+and ``models`` (a model per role)."""
+COUNCIL_KEYS = ("name", *LLM_KEYS)
+COUNCILS = ("offline", "llm")
+"""Council names a spec may use: ``llm`` takes the model settings of ``LLM_KEYS``."""
 SETTINGS_KEYS = ("objective", "pool_size", "simulate", "report", "timeout",
                  "test_split_ratio", "retries")
 OUTPUT_KEYS = ("dir", "shared")
@@ -305,6 +311,11 @@ class _Parser:
             patience = entry["patience"]
             kwargs["patience"] = (None if patience is None else
                                   self.integer(patience, (*path, "patience"), 0) or None)
+        if entry.get("time_budget") is not None:
+            budget = self.number(entry["time_budget"], (*path, "time_budget"))
+            if budget <= 0:
+                raise self.fail((*path, "time_budget"), f"must be > 0 seconds, got {budget:g}")
+            kwargs["time_budget"] = budget
         try:
             return IterationConfig(**kwargs)
         except DeepThinkerError as exc:
@@ -345,16 +356,69 @@ class _Parser:
 
     def council(self, value: Any, path: KeyPath) -> CouncilChoice:
         if isinstance(value, str):
-            name, name_path = value, path
+            entry: Mapping[str, Any] = {"name": value}
+            name_path = path
         else:
             entry = self.mapping(value, path, COUNCIL_KEYS)
             if "name" not in entry:
-                raise self.fail(path, "a council has a name (offline)")
-            name, name_path = self.text(entry["name"], (*path, "name")), (*path, "name")
+                raise self.fail(path, "a council has a name (offline, llm)")
+            name_path = (*path, "name")
+        name = self.text(entry["name"], name_path)
         if name not in COUNCILS:
             raise self.fail(name_path, f"unknown council {name!r}; available: "
-                                       f"{', '.join(COUNCILS)} (LLM councils are not built yet)")
-        return CouncilChoice(name)
+                                       f"{', '.join(COUNCILS)}")
+        settings = [key for key in LLM_KEYS if key in entry]
+        if name == "offline":
+            if settings:
+                raise self.fail((*path, settings[0]), "the offline council takes no model "
+                                                      "settings (use name: llm)")
+            return CouncilChoice(name)
+        return self.llm_council(name, entry, path)
+
+    def llm_council(self, name: str, entry: Mapping[str, Any], path: KeyPath) -> CouncilChoice:
+        """A model-backed council: its settings become an ``LLMConfig`` (checked here)."""
+        from deepthinker_nb.llm.config import ENV_MODEL, ROLES, LLMConfig, RoleConfig
+        from deepthinker_nb.workflow.councils.llm import DEFAULT_ROLES
+
+        roles: tuple[str, ...] = DEFAULT_ROLES
+        if "roles" in entry:
+            items = self.sequence(entry["roles"], (*path, "roles"))
+            if not items:
+                raise self.fail((*path, "roles"), "name at least one role")
+            for index, role in enumerate(items):
+                if role not in ROLES:
+                    raise self.fail((*path, "roles", index),
+                                    f"{role!r} is not a council role ({', '.join(ROLES)})")
+            roles = tuple(dict.fromkeys(items))
+        kwargs: dict[str, Any] = {}
+        for key in ("model", "base_url"):
+            if key in entry:
+                kwargs[key] = self.text(entry[key], (*path, key))
+        for key in ("temperature", "timeout"):
+            if key in entry:
+                kwargs[key] = self.number(entry[key], (*path, key))
+        if "seed" in entry:
+            kwargs["seed"] = None if entry["seed"] is None else self.seed(entry["seed"],
+                                                                        (*path, "seed"))
+        for key in ("max_requests", "max_tokens"):
+            if key in entry:
+                kwargs[key] = (None if entry[key] is None
+                               else self.integer(entry[key], (*path, key), 1))
+        if "models" in entry:
+            models = self.mapping(entry["models"], (*path, "models"), roles)
+            kwargs["roles"] = {role: RoleConfig(model=self.text(model, (*path, "models", role)))
+                               for role, model in models.items()}
+        if "model" not in kwargs and not all(role in kwargs.get("roles", {}) for role in roles):
+            raise self.fail(path, f"name the model (model: ..., or models: {{role: model}} for "
+                                  f"every role of {', '.join(roles)}); {ENV_MODEL} is not read "
+                                  "for a batch, so every worker runs the same model")
+        kwargs.setdefault("model", next(iter(kwargs.get("roles", {}).values()),
+                                        RoleConfig()).model or "")
+        try:
+            config = LLMConfig(**kwargs)
+        except DeepThinkerError as exc:
+            raise self.fail(path, str(exc))
+        return CouncilChoice(name, config, roles)
 
     # -- values ------------------------------------------------------------------------------
     def axis(self, data: Mapping[str, Any], key: str,

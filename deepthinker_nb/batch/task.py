@@ -143,7 +143,7 @@ def _run_workflow(run: RunConfig, run_dir: Path, data_path: Path, guard: TaskGua
             execution_timeout=run.settings.timeout, execution_backend=run.backend.backend,
             kernel_config=run.backend.kernel_config())
         runner = WorkflowRunner(
-            data_config, run.iteration, councils=run.council.councils(),
+            data_config, run.iteration, councils=run.council.councils(run_dir),
             runs_dir=run_dir.parent, run_id=run_dir.name, pool_size=run.settings.pool_size,
             progress=progress, simulate=run.settings.simulate, report=run.settings.report)
         guard.watch(runner)

@@ -125,6 +125,45 @@ def test_explicit_runs_list() -> None:
     assert second.backend.backend == "local"  # the alias, read through the registry
 
 
+def test_time_budget_is_an_iteration_setting() -> None:
+    """A budget is part of a run's config; a run without one keeps the hash it always had."""
+    plain, budgeted = load_spec({"datasets": ["iris"], "iterations": [
+        {"max_iterations": 2}, {"max_iterations": 2, "time_budget": 90}]}).runs
+    assert budgeted.iteration.time_budget == 90.0 and plain.iteration.time_budget is None
+    assert "time_budget" not in plain.identity()["iteration"]
+    assert plain.config_hash != budgeted.config_hash
+    assert "t=90s" in budgeted.config_label and budgeted.to_record()["time_budget"] == 90.0
+
+
+def test_model_backed_councils_take_their_settings(tmp_path: Path) -> None:
+    """``councils:`` entries named ``llm`` become an LLMConfig; the models and temperatures
+    are part of each run's hash, the endpoint's address is not; the offline council's hash is
+    the one it had before model-backed councils existed."""
+    from deepthinker_nb.llm import LLMConfig
+    from deepthinker_nb.workflow.councils.llm import LLMCoder, LLMEvaluator
+
+    spec = {"datasets": ["iris"], "councils": [
+        "offline",
+        {"name": "llm", "model": "qwen2.5-coder:7b", "temperature": 0.4, "seed": 3,
+         "base_url": "http://gpu-box:11434/v1", "max_requests": 50},
+        {"name": "llm", "models": {"coder": "big", "evaluator": "small"}},
+        {"name": "llm", "model": "qwen2.5-coder:7b", "temperature": 0.4, "seed": 3,
+         "base_url": "http://elsewhere:8000/v1", "max_requests": 50}]}
+    offline, qwen, per_role, moved = load_spec(spec).runs
+    assert offline.identity()["council"] == {"name": "offline"}
+    assert isinstance(qwen.council.llm, LLMConfig)
+    assert (qwen.council.llm.model, qwen.council.llm.temperature, qwen.council.llm.seed,
+            qwen.council.llm.max_requests) == ("qwen2.5-coder:7b", 0.4, 3, 50)
+    assert qwen.council.roles == ("coder", "evaluator")
+    assert per_role.council.llm.for_role("evaluator").model == "small"
+    assert len({offline.config_hash, qwen.config_hash, per_role.config_hash}) == 3
+    assert moved.config_hash == qwen.config_hash  # another address of the same model
+    assert qwen.council.label == "llm:qwen2.5-coder:7b t=0.4"
+    councils = qwen.council.councils(tmp_path / "run")
+    assert isinstance(councils.coder, LLMCoder) and isinstance(councils.evaluator, LLMEvaluator)
+    assert councils.coder.client.log.path == tmp_path / "run" / "llm_calls.jsonl"
+
+
 @pytest.mark.parametrize(("text", "line", "expected"), [
     ("datasets: [iris]\nseeds: [1, x]\n", 2, "seeds[1]: 'x' is not a whole number"),
     ("datasets:\n  - iris\n  - nope\n", 3, "datasets[1]: unknown dataset 'nope'"),
@@ -138,6 +177,16 @@ def test_explicit_runs_list() -> None:
     ("datasets: [iris]\nbackends:\n  - {backend: local, profile: GPU_ML}\n", 3,
      "backends[0].profile: backend 'local' has no profile 'GPU_ML'"),
     ("datasets: [iris]\ncouncils: [gpt]\n", 2, "councils[0]: unknown council 'gpt'"),
+    ("datasets: [iris]\ncouncils:\n  - {name: llm, temperature: 0.1}\n", 3,
+     "councils[0]: name the model"),
+    ("datasets: [iris]\ncouncils:\n  - {name: offline, model: qwen}\n", 3,
+     "councils[0].model: the offline council takes no model settings"),
+    ("datasets: [iris]\ncouncils:\n  - name: llm\n    model: qwen\n    roles: [coder, poet]\n",
+     5, "councils[0].roles[1]: 'poet' is not a council role"),
+    ("datasets: [iris]\ncouncils:\n  - {name: llm, model: qwen, temprature: 0}\n", 3,
+     "unknown key 'temprature'; did you mean 'temperature'?"),
+    ("datasets: [iris]\niterations:\n  - {max_iterations: 2, time_budget: 0}\n", 3,
+     "iterations[0].time_budget: must be > 0 seconds"),
     ("datasets: [iris]\ntargets: [petal_colour]\n", 2, "targets[0]: dataset iris:"),
     ("datasets: [iris]\nseeds: [1, 1]\n", 2, "seeds[1]: repeats seeds[0]"),
     ("datasets: [iris]\nsettings:\n  simulate: 'no'\n", 3,
