@@ -239,8 +239,11 @@ def _report_replay(session: Session, notebook: str) -> None:
     line = f"replayed {len(session.replayed)} cell(s) of {notebook}"
     if session.replay_stopped_at is not None:
         line += f"; stopped at cell {session.replay_stopped_at} by Ctrl-C (later cells not run)"
-    line += (f"; {len(differences)} differ from the recording:" if differences
-             else "; results as recorded")
+    differ = sum(d.replayed for d in differences)
+    skipped = len(differences) - differ
+    notes = ([f"{differ} differ{'s' if differ == 1 else ''} from the recording"] if differ
+             else []) + ([f"{skipped} not replayed"] if skipped else [])
+    line += "; " + (", ".join(notes) + ":" if notes else "results as recorded")
     print(line, file=sys.stderr)
     for difference in differences:
         print(f"  {difference}", file=sys.stderr)
@@ -269,8 +272,10 @@ def _show(result: CellResult, session: Session, number: int | None) -> None:
         text = result.error.traceback_text or str(result.error)
         print(text if sys.stderr.isatty() else strip_ansi(text), file=sys.stderr, flush=True)
         return
-    print(result.summary(), file=sys.stderr)
+    summary = result.summary()
+    print(summary, file=sys.stderr)
     for finding in result.findings:
-        print(f"  {finding.rule_id} line {finding.line}: {finding.message}", file=sys.stderr)
+        if finding.message not in summary:
+            print(f"  {finding.rule_id} line {finding.line}: {finding.message}", file=sys.stderr)
 
 

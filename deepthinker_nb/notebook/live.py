@@ -51,6 +51,8 @@ class ReplayDifference:
     """The cell's number in the notebook, from 1 (markdown cells count)."""
     reason: str
     """One line: what differs."""
+    replayed: bool = True
+    """False for a cell the replay skipped (see ``not_replayed_reason``)."""
 
     def __str__(self) -> str:
         return f"cell {self.cell}: {self.reason}"
@@ -129,6 +131,11 @@ class Session:
         self._interrupted = False
         for index, cell in enumerate(notebook.cells):
             if not _replayable(cell):
+                continue
+            skip = not_replayed_reason(cell)
+            if skip is not None:
+                self.replay_differences.append(
+                    ReplayDifference(index + 1, f"not replayed: {skip}", replayed=False))
                 continue
             # A cell that failed when it was recorded fails again; the recorded session went on
             # past it, and so does the replay.
@@ -217,6 +224,22 @@ _VOLATILE = (
     (re.compile(r"\b(?:In|Out|Cell In)\s*\[\d*\]"), "[#]"),  # execution counts
     (re.compile(r"ipykernel_\d+/\d+\.py"), "ipykernel.py"),  # per-kernel source files
 )
+
+
+def not_replayed_reason(cell: Any) -> str | None:
+    """Why a recorded cell is better not run again, or None: one that was interrupted or timed
+    out would run again until the same Ctrl-C or timeout (an endless loop, for ever), one that
+    killed its kernel would kill it again and take the replayed state with it."""
+    status = cell.get("metadata", {}).get("deepthinker", {}).get("status")
+    errors = {output.get("ename") for output in cell.get("outputs", [])
+              if output.get("output_type") == "error"}
+    if "KeyboardInterrupt" in errors:
+        return "interrupted (Ctrl-C) when recorded"
+    if status == "timeout" or "CellTimeoutError" in errors:
+        return "timed out when recorded"
+    if status == "died" or "DeadKernelError" in errors:
+        return "its kernel died when recorded"
+    return None
 
 
 def normalize_output(text: str) -> str:

@@ -90,6 +90,11 @@ def test_interrupt_soon_ends_the_running_cell_and_keeps_the_kernel_state(tmp_pat
         assert session.run("kept").result.text == "'state'"
     assert not (tmp_path / ".home").exists()
 
+    with Session(tmp_path / "nb.ipynb", workdir=tmp_path) as session:  # not a 60 s replay
+        assert len(session.replayed) == 2
+        assert [str(d) for d in session.replay_differences] == [
+            "cell 2: not replayed: interrupted (Ctrl-C) when recorded"]
+
 
 def test_a_home_dir_that_was_there_before_the_session_is_left_alone(tmp_path):
     (tmp_path / ".home").mkdir()
