@@ -11,15 +11,18 @@ thread, so the evaluator's calls keep their order and a run replays from its cal
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nbformat import NotebookNode
 
 from deepthinker_nb.notebook.io import write_notebook
+from deepthinker_nb.notebook.relocate import absolute_paths, relative_paths
 from deepthinker_nb.untrusted import UntrustedFileError
 from deepthinker_nb.workflow.councils.base import Attempt, CodeProposal, CoderCouncil, CodeRequest
 from deepthinker_nb.workflow.metrics import PRIMARY_METRIC, MetricResult, blend_score
@@ -160,7 +163,8 @@ def council_iteration(runner: WorkflowRunner, state: RunState, index: int,
               else next((c for c in candidates if c.proposal is not None), candidates[0]))
     primary = PRIMARY_METRIC[state.split.task_type]
     path = state.run_dir / "iterations" / f"{index:02d}.ipynb"
-    nb = council_notebook(index, [_section(c) for c in candidates], winner.member.name,
+    nb = council_notebook(index, [_section(c, state.run_dir) for c in candidates],
+                          winner.member.name,
                           primary, runner.placement.kernel_name, state.run_id)
     write_notebook(nb, path)
     entries = [c.to_dict(c is winner) for c in candidates]
@@ -219,13 +223,20 @@ def _run_candidate(runner: WorkflowRunner, state: RunState, index: int, member: 
     return candidate
 
 
-def _section(candidate: Candidate) -> CandidateSection:
+def _section(candidate: Candidate, run_dir: Path) -> CandidateSection:
     proposal = candidate.proposal
+    notebook = candidate.notebook
+    if notebook is not None and candidate.notebook_path is not None:
+        # Its parameters name paths relative to iterations/NN/; the section lives in
+        # iterations/NN.ipynb, a folder up.
+        notebook = copy.deepcopy(notebook)
+        absolute_paths(notebook, (run_dir / candidate.notebook_path).parent)
+        relative_paths(notebook, run_dir / "iterations", run_dir)
     return CandidateSection(
         member=candidate.member.name, model=candidate.member.model or "offline",
         approach=proposal.model if proposal else "", status=candidate.status,
         score=candidate.score, metrics=candidate.metrics, error=candidate.error,
-        rationale=proposal.rationale if proposal else "", notebook=candidate.notebook,
+        rationale=proposal.rationale if proposal else "", notebook=notebook,
         cells=[str(c) for c in proposal.cells] if proposal else [])
 
 

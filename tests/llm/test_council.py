@@ -117,6 +117,16 @@ def test_council_of_three_runs_side_by_side_and_replays(server, tmp_path):
     for c in candidates:
         assert f"### Candidate `{c['member']}`" in text
     assert "### Why the winner won" in text and f"`{best['member']}` won" in text
+    # each section's parameters cell points, from iterations/, at its own candidate's files
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "candidate-parameters" in tags:
+            member = tags[0].removeprefix("candidate-")
+            values = dict(line.split(" = ", 1) for line in cell.source.splitlines())
+            predictions = (result.run_dir / "iterations"
+                           / values["PREDICTIONS_PATH"].strip("'")).resolve()
+            assert predictions == result.run_dir / "work" / "01" / member / "predictions.csv"
+            assert (result.run_dir / "iterations" / values["DATA_PATH"].strip("'")).is_file()
     outputs = _candidate_outputs(result.run_dir / "iterations" / "01.ipynb")
     assert any("train accuracy" in o for o in outputs["tiny-coder-t0.2"])
     # each member asked its own model at its own temperature
