@@ -79,7 +79,9 @@ def _common(parser: argparse.ArgumentParser, max_iterations: int = 5) -> None:
                         help="runs directory (default ./runs)")
     parser.add_argument("--pool-size", type=positive_int, default=DEFAULT_POOL_SIZE, metavar="N",
                         help=f"warm kernels kept ready (default {DEFAULT_POOL_SIZE})")
-    parser.add_argument("--quiet", action="store_true", help="no live progress on stderr")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no live progress on stderr (a target or task chosen for you is "
+                             "still announced)")
     add_llm_options(parser)
 
 
@@ -131,7 +133,7 @@ def _execute_run(args: argparse.Namespace, data: Any, task: str | None, target: 
         max_iterations=args.max_iterations, quality_threshold=args.quality_threshold,
         patience=args.patience or None, time_budget=args.time_budget,
     )
-    display = None if args.quiet else ProgressDisplay(sys.stderr)
+    display = ChoicesDisplay(sys.stderr) if args.quiet else ProgressDisplay(sys.stderr)
     councils, run_id = (llm_councils_from_args(args, args.out) if llm_wanted(args)
                         else (None, None))
     runner = WorkflowRunner(data_config, iteration_config, runs_dir=args.out,
@@ -161,3 +163,19 @@ class ProgressDisplay:
         best = f"  [best {event.best_score:.2f}]" if event.best_score is not None else ""
         self.stream.write(f"[{event.elapsed:6.1f}s] {event.phase:<10} {event.message}{best}\n")
         self.stream.flush()
+
+
+class ChoicesDisplay:
+    """``--quiet``'s display: only what the run chose for the user before it starts (the
+    target and task it picked, reported in the data phase that comes before any kernel), so a
+    default nobody typed is never silent."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.started = False
+
+    def __call__(self, event: Any) -> None:
+        self.started = self.started or event.phase != "data"
+        if not self.started:
+            self.stream.write(f"{event.phase}: {event.message}\n")
+            self.stream.flush()

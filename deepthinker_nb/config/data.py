@@ -12,6 +12,7 @@ from deepthinker_nb.errors import BackendUnavailableError, ConfigError
 from deepthinker_nb.kernel.backend import get_backend
 
 TASK_TYPES = ("classification", "regression")
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,10 @@ class DataConfig:
             raise ConfigError(
                 f"DataConfig.test_split_ratio: must be between 0.05 and 0.5, got {ratio!r}"
             )
-        if isinstance(self.random_seed, bool) or not isinstance(self.random_seed, int):
-            raise ConfigError(f"DataConfig.random_seed: must be an int, got {self.random_seed!r}")
+        seed = self.random_seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+            raise ConfigError(f"DataConfig.random_seed: must be a whole number from 0 to "
+                              f"{MAX_SEED} (what numpy and scikit-learn accept), got {seed!r}")
         check_timeout(self.execution_timeout, "DataConfig.execution_timeout")
         try:
             backend = get_backend(self.execution_backend)

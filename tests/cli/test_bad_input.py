@@ -65,6 +65,7 @@ def test_run_pool_size_below_one_is_refused_before_any_run_dir(capsys, tmp_path,
     (["--objective", " "], "--objective"),
     (["--profile", "NO_SUCH"], "--profile"),
     (["--target", "no_such_column"], "--target"),
+    (["--seed=-1"], "--seed"),
 ])
 def test_run_options_are_checked_before_any_run_dir_and_name_the_flag(capsys, tmp_path, argv,
                                                                         flag):
@@ -145,6 +146,7 @@ def _config_error(build) -> str:
     (lambda: DataConfig(data_path=""), "--data"),
     (lambda: DataConfig(data_path="x.csv", task_type="clustering"), "--task"),
     (lambda: DataConfig(data_path="x.csv", execution_timeout=0), "--timeout"),
+    (lambda: DataConfig(data_path="x.csv", random_seed=2**32), "--seed"),
     (lambda: IterationConfig(max_iterations=0), "--max-iterations"),
     (lambda: IterationConfig(quality_threshold=11), "--quality-threshold"),
     (lambda: IterationConfig(patience=0), "--patience"),

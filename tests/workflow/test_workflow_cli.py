@@ -37,7 +37,7 @@ def test_demo_quiet(tmp_path, capsys):
     (["run", "--data", "/no/such/file.csv"], "does not exist"),
     (["run", "--data", "{csv}", "--target", "nope"], "not in the data"),
     (["run", "--data", "{csv}", "--task", "regression", "--target", "label"], "not numeric"),
-    (["run", "--data", "{csv}", "--max-iterations", "0"], "max_iterations"),
+    (["run", "--data", "{csv}", "--max-iterations", "0"], "--max-iterations"),
     (["run", "--data", "{csv}", "--profile", "NOPE", "--backend", "docker"], "has no profile"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, argv, message):
