@@ -147,6 +147,7 @@ def _run_workflow(run: RunConfig, run_dir: Path, data_path: Path, guard: TaskGua
             runs_dir=run_dir.parent, run_id=run_dir.name, pool_size=run.settings.pool_size,
             progress=progress, simulate=run.settings.simulate, report=run.settings.report)
         guard.watch(runner)
+        infrastructure = _record_infrastructure_errors(runner)
         guard.check()
         result = runner.run(run.objective)
     except RunCancelled as stop:
@@ -154,15 +155,45 @@ def _run_workflow(run: RunConfig, run_dir: Path, data_path: Path, guard: TaskGua
     except RETRYABLE:
         raise
     except Exception as exc:  # the run failed on its own merits: recorded, the batch goes on
+        if infrastructure:
+            raise infrastructure[-1] from exc
         return f"{type(exc).__name__}: {exc}"
     if guard.cancelled:  # cancelled after its last progress event: not a finished run
         raise TaskCancelled(f"run {run.key} stopped: {guard.reason}")
     if result.status == "complete":
         return None
+    if infrastructure:  # its notebooks found no kernel here: a problem of this worker
+        raise infrastructure[-1]
     failed = [r for r in result.iterations if not r.ok and r.error]
     reason = failed[-1].error.splitlines()[0] if failed and failed[-1].error else ""
     why = f"no iteration produced valid predictions ({result.stop_reason})"
     return (f"{why}: {reason}" if reason else why)[:500]
+
+
+def _record_infrastructure_errors(runner: Any) -> list[BaseException]:
+    """The errors of this worker (a kernel that cannot start here) that the workflow records
+    as a failed notebook and goes on: filled in as they happen, so that a run they made fail
+    is raised for Dask to retry rather than recorded as failed on its merits."""
+    found: list[BaseException] = []
+    placement = runner.placement
+    start = placement.start
+
+    def start_and_watch(*args: Any, **kwargs: Any) -> Any:
+        kernels = start(*args, **kwargs)
+        execute = kernels.execute
+
+        def execute_and_record(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return execute(*args, **kwargs)
+            except RETRYABLE as exc:
+                found.append(exc)
+                raise
+
+        kernels.execute = execute_and_record
+        return kernels
+
+    placement.start = start_and_watch
+    return found
 
 
 def _data_path(run: RunConfig, data: bytes | None, scratch: Path | None) -> Path:

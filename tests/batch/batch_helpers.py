@@ -49,3 +49,30 @@ def kernel_processes(pid: int) -> list[psutil.Process]:
         if "deepthinker_nb.kernel.launcher" in cmdline or child.name() == "bwrap":
             found.append(child)
     return found
+
+
+def fail_kernel_starts(count: int) -> None:
+    """Run in a worker (``client.run``): its next ``count`` kernel starts fail, as on a worker
+    whose kernel engine is broken; then they start again."""
+    from deepthinker_nb.errors import KernelStartError
+    from deepthinker_nb.kernel.session import AsyncKernelSession
+
+    original = AsyncKernelSession.__dict__.get("_real_start") or AsyncKernelSession.start
+    left = [count]
+
+    async def start(self: AsyncKernelSession) -> AsyncKernelSession:
+        if left[0] > 0:
+            left[0] -= 1
+            raise KernelStartError("this worker cannot start kernels (test)")
+        return await original(self)
+
+    AsyncKernelSession._real_start = original  # type: ignore[attr-defined]
+    AsyncKernelSession.start = start  # type: ignore[method-assign]
+
+
+def restore_kernel_starts() -> None:
+    from deepthinker_nb.kernel.session import AsyncKernelSession
+
+    original = AsyncKernelSession.__dict__.get("_real_start")
+    if original is not None:
+        AsyncKernelSession.start = original  # type: ignore[method-assign]

@@ -16,7 +16,12 @@ from typing import Any
 import pandas as pd
 import psutil
 import pytest
-from batch_helpers import fast_spec, kernel_processes
+from batch_helpers import (
+    fail_kernel_starts,
+    fast_spec,
+    kernel_processes,
+    restore_kernel_starts,
+)
 
 from deepthinker_nb.batch import SpecError, load_spec, run_batch
 from deepthinker_nb.batch.storage import attempt_dirs, is_finished
@@ -115,6 +120,23 @@ def test_run_dirs_come_back_without_shared_storage(module_client: Any, tmp_path:
     assert not (row.run_dir / "source").exists()  # the labelled source never enters a run dir
     assert (row.run_dir / "run.ipynb").is_file()
     assert is_finished(row.run_dir, row.run.config_hash)
+
+
+def test_kernels_that_cannot_start_are_the_worker_s_problem(module_client: Any,
+                                                             tmp_path: Path) -> None:
+    """A run whose notebooks found no kernel on its worker is not failed on its merits: the
+    error reaches Dask, which runs it again (here each worker fails its next three kernel
+    starts, as many as a pool tries before it gives up; retries=2 allows three attempts)."""
+    module_client.run(fail_kernel_starts, 3)
+    try:
+        result = run_batch(fast_spec(1), client=module_client, out=tmp_path, progress=False)
+    finally:
+        module_client.run(restore_kernel_starts)
+    (row,) = result.rows
+    assert row.status == "complete", result.summary()
+    assert (row.attempt or 0) >= 2, row  # the first attempt found no kernel, a later one ran
+    earlier = [p for p in attempt_dirs(tmp_path, row.run) if p != row.run_dir]
+    assert earlier and not any(is_finished(p) for p in earlier)
 
 
 def test_killed_worker_run_is_retried_and_counted_once(client: Any, tmp_path: Path) -> None:
