@@ -192,8 +192,19 @@ def council_iteration(runner: WorkflowRunner, state: RunState, index: int,
 
 def _run_candidate(runner: WorkflowRunner, state: RunState, index: int, member: CoderMember,
                    request: CodeRequest) -> Candidate:
-    """Propose, then run in a kernel of its own: one member's candidate (never raises)."""
+    """Propose, then run in a kernel of its own: one member's candidate (never raises: one
+    member's failure is its candidate's, not the iteration's)."""
     candidate = Candidate(member)
+    try:
+        return _propose_and_run(runner, state, index, candidate, request)
+    except Exception as exc:
+        candidate.status, candidate.error = "error", f"{type(exc).__name__}: {exc}"
+        return candidate
+
+
+def _propose_and_run(runner: WorkflowRunner, state: RunState, index: int,
+                     candidate: Candidate, request: CodeRequest) -> Candidate:
+    member = candidate.member
     step = state.steps.run("coding", f"propose {index} {member.name}", member.coder.propose,
                            request)
     if not step.ok or not isinstance(step.result, CodeProposal) or not step.result.cells:

@@ -155,3 +155,30 @@ def test_council_of_three_runs_side_by_side_and_replays(server, tmp_path):
     assert _candidate_outputs(again.run_dir / "iterations" / "01.ipynb") == outputs
     assert again_manifest["llm"]["mode"] == "replayed"
     assert again_manifest["llm"]["replay_mismatches"] == 0
+
+
+@pytest.mark.slow
+def test_a_member_that_fails_leaves_the_others_to_win(server, tmp_path):
+    server.add_for("tiny-coder", "No code today.", "Still none.", "Sorry.")  # three replies
+    config = LLMConfig(base_url=server.url, model="tiny-coder", timeout=10.0, backoff=0.01)
+    dataset = bundled_dataset("iris")
+    data = DataConfig(dataset.path, task_type="classification", target_column=dataset.target,
+                      execution_timeout=60.0)
+    runs = tmp_path / "runs"
+    councils = llm_councils(config, log_path(runs, "one-fails"), roles=("coder",),
+                            coders=parse_coders("tiny-coder,offline"))
+    result = WorkflowRunner(data, IterationConfig(max_iterations=1), councils=councils,
+                            runs_dir=runs, run_id="one-fails", pool_size=2, simulate=False,
+                            report=False).run(dataset.objective)
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    failed, offline = manifest["iterations"][0]["candidates"]
+    assert failed["status"] == "error" and "no usable code" in failed["error"]
+    assert failed["started"] is None and not failed["winner"]
+    assert offline["status"] == "ok" and offline["winner"]
+    assert result.status == "complete" and result.iterations[0].model == "logistic_regression"
+    nb = read_notebook(result.run_dir / "iterations" / "01.ipynb")
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "### Candidate `tiny-coder`: tiny-coder" in text and "no usable code" in text
+    assert "`offline` won" in text and "no other candidate wrote valid predictions" in text
+    assert manifest["llm"]["calls"] == 3 and manifest["llm"]["per_council"]["coder"][
+        "calls"] == 3
