@@ -36,7 +36,7 @@ def _img(fig: Any, alt: str) -> str:
 def score_plot(indices: Sequence[int], scores: Sequence[float], best: int | None,
                threshold: float | None) -> str:
     """Quality score (0..10) per iteration, the best starred, the stopping threshold dashed."""
-    fig, ax = _figure()
+    fig, ax = _figure(4.4, 2.8)
     ax.plot(list(indices), list(scores), "o-", color=_LINE, label="score")
     if best is not None and best in indices:
         ax.plot([best], [scores[list(indices).index(best)]], "*", color=_BEST, markersize=15,

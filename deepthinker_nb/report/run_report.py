@@ -104,6 +104,8 @@ def render_run_report(run_dir: Path, manifest: Mapping[str, Any],
         if body is None:
             continue
         report.sections.append(section_id)
+        if isinstance(body, tuple):  # a title that depends on the run
+            title, body = body
         heading = "" if section_id == "summary" else f"<h2>{esc(title)}</h2>"
         parts.append(f'<section id="{section_id}">{heading}{body}</section>')
     notebook = _run_notebook_path(run_dir, manifest)
@@ -281,12 +283,13 @@ def _scores(run_dir: Path, m: Mapping[str, Any], report: RunReport) -> str | Non
         f"{'' if r.get('status') == 'ok' else esc(_first_line(r.get('error')))}</td>"
         f'<td class="num">{_fmt(r.get("duration"), 1)}s</td></tr>'
         for r in iterations)
-    return (f'<div class="plots">{plot}</div>'
+    return (f'<div class="plots">{plot}'
             "<table><tr><th>#</th><th>model</th><th>status</th><th>score</th>"
-            f"<th>metrics (or error)</th><th>time</th></tr>{rows}</table>")
+            f"<th>metrics (or error)</th><th>time</th></tr>{rows}</table></div>")
 
 
-def _curves(run_dir: Path, m: Mapping[str, Any], report: RunReport) -> str | None:
+def _curves(run_dir: Path, m: Mapping[str, Any],
+            report: RunReport) -> str | tuple[str, str] | None:
     evaluation = m.get("evaluation") or {}
     task = (m.get("dataset") or {}).get("task_type") or evaluation.get("task_type")
     if not evaluation or evaluation.get("error"):
@@ -302,7 +305,8 @@ def _curves(run_dir: Path, m: Mapping[str, Any], report: RunReport) -> str | Non
                  "actual - predicted</td>"
                  + "".join(f'<td class="num">{_fmt(v, 4)}</td>' for v in quantiles.values())
                  + "</tr></table>")
-        return (f'<div class="plots">{plots.predicted_vs_actual_plot(bins)}'
+        return ("Predicted vs actual and residuals of the best model",
+                f'<div class="plots">{plots.predicted_vs_actual_plot(bins)}'
                 f"{plots.residual_plot(bins)}</div>{table}"
                 f'<p class="muted">Test rows in {len(bins)} bins of the predicted value '
                 "(averages, never one row).</p>")
@@ -438,11 +442,12 @@ def _reproduce(run_dir: Path, m: Mapping[str, Any], report: RunReport) -> str | 
             f"<pre><code>{esc(command)}</code></pre>")
 
 
-_Section = Callable[[Path, Mapping[str, Any], RunReport], "str | None"]
+_Section = Callable[[Path, Mapping[str, Any], RunReport], "str | tuple[str, str] | None"]
+"""A section's HTML (or its title and HTML), None to leave it out."""
 _SECTIONS: tuple[tuple[str, str, _Section], ...] = (
     ("summary", "Summary", _summary),
     ("scores", "Score per iteration", _scores),
-    ("curves", "Curves of the best model", _curves),
+    ("curves", "ROC and precision-recall curves of the best model", _curves),
     ("confusion", "Confusion matrix", _confusion),
     ("importance", "Feature importance of the best model", _importance),
     ("scanner", "Scanner verdicts", _scanner),

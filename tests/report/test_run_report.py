@@ -185,3 +185,16 @@ def test_the_report_renders_in_headless_chromium_without_errors(demo_run, tmp_pa
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     assert len(sizes) >= 5 and all(w > 0 and h > 0 for w, h in sizes), sizes
     assert dialogs.startswith("DeepThinker run ")
+
+
+def test_a_docker_run_names_its_image(demo_run, tmp_path):
+    manifest = _manifest(demo_run)
+    manifest["backend"] = "docker"
+    manifest["kernel"] = {"backend": "docker", "kernel_name": "deepthinker-docker",
+                          "image": "deepthinker-kernel:0.1", "network_disabled": True,
+                          "image_digest": "sha256:0123abcd"}
+    html = write_run_report(demo_run.run_dir, tmp_path / "d.html",
+                            manifest=manifest).path.read_text()
+    summary = _section(html, "summary")
+    assert "<b>docker</b>" in summary and "deepthinker-kernel:0.1" in summary
+    assert "sha256:0123abcd" in summary and "no network" in summary
