@@ -816,9 +816,11 @@ class WorkflowRunner:
         return advice
 
     def _save(self, state: RunState, **fields: Any) -> Path:
-        """Set ``fields`` and write the manifest, with the timings so far."""
-        return state.manifest.write(**fields, timings=self._timings(state),
-                                    updated=_now())
+        """Set ``fields`` and write the manifest, with the steps and timings so far (a run
+        killed later keeps them for ``resume``)."""
+        return state.manifest.write(
+            **fields, timings=self._timings(state), updated=_now(),
+            steps=[*state.prior_steps, *(s.to_dict() for s in state.steps.records)])
 
     @staticmethod
     def _timings(state: RunState) -> dict[str, float]:
@@ -837,8 +839,7 @@ class WorkflowRunner:
             state.manifest.update(llm=calls)
         result.manifest_path = self._save(
             state, finished=_now(), stop_reason=result.stop_reason,
-            wall_time=round(time.perf_counter() - state.started, 4),
-            steps=[*state.prior_steps, *(s.to_dict() for s in state.steps.records)])
+            wall_time=round(time.perf_counter() - state.started, 4))
 
 
 def _warm_host_imports() -> None:
