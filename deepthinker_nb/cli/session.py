@@ -73,7 +73,7 @@ class CellReader:
         while True:
             prompt = ""
             if self.prompts:
-                prompt = f"In [{number}]: " if not lines else f"{'...:':>{len(str(number)) + 7}} "
+                prompt = f"In [{number}]: " if not lines else f"{'...:':>{len(str(number)) + 6}} "
             try:
                 line = self._read_line(prompt)
             except EOFError:
@@ -187,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
                         prompts=sys.stdin.isatty())
     session = Session(args.notebook, args.backend, workdir=workdir, timeout=args.timeout,
                       replay=not args.no_replay, scan=not args.no_scan)
+
     def announce(cells: int) -> None:
         print(f"replaying {cells} cell(s) of {args.notebook} (Ctrl-C stops the replay)",
               file=sys.stderr, flush=True)
@@ -233,7 +234,7 @@ def _echo(stream: TextIO) -> Callable[[str], None]:
 
 
 def _report_replay(session: Session, notebook: str) -> None:
-    if not session.replayed:
+    if not session.replayed and not session.replay_differences:
         return
     differences = session.replay_differences
     line = f"replayed {len(session.replayed)} cell(s) of {notebook}"
