@@ -133,12 +133,17 @@ def _execute_run(args: argparse.Namespace, data: Any, task: str | None, target: 
         max_iterations=args.max_iterations, quality_threshold=args.quality_threshold,
         patience=args.patience or None, time_budget=args.time_budget,
     )
+    # A kernel that cannot start (no Docker engine, no image, no sandbox) is bad input to
+    # report now, not a failed run dir.
+    backend.preflight(data_config.kernel_config)
     display = ChoicesDisplay(sys.stderr) if args.quiet else ProgressDisplay(sys.stderr)
     councils, run_id = (llm_councils_from_args(args, args.out) if llm_wanted(args)
                         else (None, None))
     runner = WorkflowRunner(data_config, iteration_config, runs_dir=args.out,
                             councils=councils, run_id=run_id,
                             pool_size=args.pool_size, progress=display, infer_task=task is None)
+    if isinstance(display, ChoicesDisplay):
+        display.runner = runner
     result = runner.run(objective)
     print(result.summary())
     return 0 if result.status == "complete" else 1
@@ -166,16 +171,15 @@ class ProgressDisplay:
 
 
 class ChoicesDisplay:
-    """``--quiet``'s display: only what the run chose for the user before it starts (the
-    target and task it picked, reported in the data phase that comes before any kernel), so a
-    default nobody typed is never silent."""
+    """``--quiet``'s display: only what the run announces before its run dir exists, which
+    is where it says the target and task it chose for the user (the data is checked before
+    any directory or kernel), so a default nobody typed is never silent."""
 
-    def __init__(self, stream: TextIO):
+    def __init__(self, stream: TextIO, runner: Any = None):
         self.stream = stream
-        self.started = False
+        self.runner = runner
 
     def __call__(self, event: Any) -> None:
-        self.started = self.started or event.phase != "data"
-        if not self.started:
+        if self.runner is not None and self.runner.run_dir is None:
             self.stream.write(f"{event.phase}: {event.message}\n")
             self.stream.flush()
