@@ -16,12 +16,28 @@ NOTEBOOK_MAX_BYTES = 256 * 1024 * 1024
 below this)."""
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` would, for every thread)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to a temp file in the same directory, fsync it, then ``os.replace`` it."""
+    """Write ``text`` to a temp file in the same directory, fsync it, then ``os.replace`` it.
+
+    The file gets the mode a plain ``open()`` would give (``0o666`` less the umask), not the
+    temp file's private ``0o600``: every file of a run dir has one mode."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

@@ -400,7 +400,8 @@ class WorkflowRunner:
         finished, the coding loop, the simulation, run.ipynb, the report."""
         result, emit = state.result, state.emit
         try:
-            state.split.write(state.data_dir)
+            if not restored:  # a resumable manifest is saved only after the split is written
+                state.split.write(state.data_dir)
             self._save(state)
             if not restored:
                 emit("data", f"{state.split.profile.n_train} training rows, "
