@@ -423,17 +423,33 @@ def _packages(run_dir: Path, m: Mapping[str, Any], report: RunReport) -> str | N
 
 
 def _llm(run_dir: Path, m: Mapping[str, Any], report: RunReport) -> str | None:
+    """The model-call summary (``llm/summary.py``): totals, then a table per grouping (per
+    council, member, model); any other shape is shown as it is."""
     llm = m.get("llm")
     if not llm:
         return None
     if not isinstance(llm, Mapping):
         return f"<pre>{esc(json.dumps(llm, default=str)[:4000])}</pre>"
-    rows = []
+    scalars = {k: v for k, v in llm.items() if not isinstance(v, (Mapping, list))}
+    out = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in scalars.items())
+    out = f"<dl>{out}</dl>" if out else ""
     for key, value in llm.items():
-        shown = (esc(value) if not isinstance(value, (Mapping, list))
-                 else f"<code>{esc(json.dumps(value, default=str)[:600])}</code>")
-        rows.append(f"<tr><td>{esc(key)}</td><td>{shown}</td></tr>")
-    return f"<table>{''.join(rows)}</table>"
+        if key in scalars:
+            continue
+        groups = value if isinstance(value, Mapping) else {}
+        if groups and all(isinstance(v, Mapping) for v in groups.values()):
+            columns = list(dict.fromkeys(c for v in groups.values() for c in v))
+            head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+            rows = "".join(
+                f"<tr><td>{esc(name)}</td>"
+                + "".join(f'<td class="num">{esc(v.get(c, ""))}</td>' for c in columns)
+                + "</tr>" for name, v in groups.items())
+            out += (f"<table><tr><th>{esc(key.replace('_', ' '))}</th>{head}</tr>{rows}"
+                    "</table>")
+        else:
+            out += (f"<p>{esc(key)}: <code>{esc(json.dumps(value, default=str)[:600])}"
+                    "</code></p>")
+    return out
 
 
 def _reproduce(run_dir: Path, m: Mapping[str, Any], report: RunReport) -> str | None:

@@ -198,3 +198,18 @@ def test_a_docker_run_names_its_image(demo_run, tmp_path):
     summary = _section(html, "summary")
     assert "<b>docker</b>" in summary and "deepthinker-kernel:0.1" in summary
     assert "sha256:0123abcd" in summary and "no network" in summary
+
+
+def test_the_model_call_summary_shows_when_the_manifest_has_one(demo_run, tmp_path):
+    manifest = _manifest(demo_run)
+    assert "llm" not in manifest  # offline councils: no section
+    bucket = {"calls": 3, "failures": 1, "tokens_in": 1200, "tokens_out": 340,
+              "latency_total": 4.5, "latency_mean": 1.5}
+    manifest["llm"] = {**bucket, "mode": "live", "replayed": 0, "replay_mismatches": 0,
+                       "per_council": {"coder": bucket}, "per_model": {"qwen<3>": bucket},
+                       "log": "llm_calls.jsonl"}
+    html = write_run_report(demo_run.run_dir, tmp_path / "l.html",
+                            manifest=manifest).path.read_text()
+    assert re.findall(r'<section id="([a-z]+)"', html)[-3:] == ["llm", "reproduce", "notebook"]
+    llm = _section(html, "llm")
+    assert "tokens_in" in llm and "1200" in llm and "qwen&lt;3&gt;" in llm and "coder" in llm
