@@ -20,7 +20,7 @@ from ..errors import DeepThinkerError
 from . import ipython as ipy
 from .code_checks import check_lookalikes
 from .envindex import EnvIndex, default_index
-from .findings import SYNTAX_RULE, Finding, ScanReport, SecurityError, snippet_of
+from .findings import Finding, ScanReport, SecurityError, snippet_of
 from .policy import ScanPolicy
 from .severity import Severity
 from .tables import Danger
@@ -161,7 +161,7 @@ class SecurityScanner:
             else:
                 return [_syntax_finding(exc)]
         except ValueError as exc:
-            return [Finding(SYNTAX_RULE, Severity.HIGH, f"cell does not parse: {exc}", 1, 0)]
+            return [Finding("syntax-error", Severity.HIGH, f"cell does not parse: {exc}", 1, 0)]
         except (RecursionError, MemoryError):
             return [Finding("scanner-error", Severity.HIGH,
                             "cell is too deeply nested or too large to parse", 1, 0)]
@@ -236,7 +236,7 @@ def _parse(code: str) -> ast.Module:
 
 def _syntax_finding(exc: SyntaxError) -> Finding:
     """Python's own words for the mistake, where it is (``offset`` is 1-based, ``col`` not)."""
-    return Finding(SYNTAX_RULE, Severity.HIGH,
+    return Finding("syntax-error", Severity.HIGH,
                    f"{exc.msg} (fix the cell: code that does not parse cannot be checked)",
                    exc.lineno or 1, max(0, (exc.offset or 1) - 1))
 
