@@ -213,3 +213,16 @@ def test_the_model_call_summary_shows_when_the_manifest_has_one(demo_run, tmp_pa
     assert re.findall(r'<section id="([a-z]+)"', html)[-3:] == ["llm", "reproduce", "notebook"]
     llm = _section(html, "llm")
     assert "tokens_in" in llm and "1200" in llm and "qwen&lt;3&gt;" in llm and "coder" in llm
+
+
+def test_a_tuned_decision_threshold_is_stated_and_the_default_is_not(demo_run, tmp_path):
+    manifest = _manifest(demo_run)
+    summary = _section(demo_run.report_path.read_text(), "summary")
+    # the default (argmax) goes unsaid; a tuned one is stated
+    assert ("decision threshold" in summary) is not manifest["evaluation"]["threshold"]["default"]
+    manifest["evaluation"]["threshold"] = {"value": 0.31, "default": False,
+                                           "between": [0.3, 0.32]}
+    html = write_run_report(demo_run.run_dir, tmp_path / "t.html",
+                            manifest=manifest).path.read_text()
+    summary = _section(html, "summary")
+    assert "decision threshold" in summary and "0.310" in summary and "yes" in summary
