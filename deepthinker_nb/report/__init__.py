@@ -1,4 +1,5 @@
-"""Reports of runs: HTML export with plots, the reproducibility manifest, and ``reproduce``."""
+"""Reports of runs: the run report (summary, plots, notebook), HTML export, the reproducibility
+manifest, and ``reproduce``."""
 
 from deepthinker_nb.report.export import ExportResult, export_run, unpack_run
 from deepthinker_nb.report.html import export_html
@@ -9,10 +10,12 @@ from deepthinker_nb.report.manifest import (
     write_manifest,
 )
 from deepthinker_nb.report.reproduce import ReproduceResult, reproduce
+from deepthinker_nb.report.run_report import RunReport, write_run_report
 
 __all__ = [
     "ExportResult",
     "ReproduceResult",
+    "RunReport",
     "export_html",
     "export_run",
     "file_sha256",
@@ -21,4 +24,5 @@ __all__ = [
     "reproduce",
     "unpack_run",
     "write_manifest",
+    "write_run_report",
 ]
