@@ -226,7 +226,7 @@ def _metrics_table(m: Mapping[str, Any], evaluation: Mapping[str, Any],
     if not baseline:
         report.missing.append("baseline")
     if task == "classification" and baseline:
-        name = f"majority class (always <code>{esc(baseline.get('label'))}</code>)"
+        name = f"majority class (always &ldquo;{esc(baseline.get('label'))}&rdquo;)"
     elif baseline:
         name = f"mean predictor ({_fmt(baseline.get('value'), 4)})"
     else:
