@@ -5,14 +5,19 @@ nothing from anywhere."""
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 _WIDTH, _HEIGHT = 5.0, 3.2
 _BEST = "#cf222e"
 _LINE = "#0969da"
+
+
+_NO_MATH = {"text.parse_math": False}
+"""Labels are the data's own (column names, classes): a ``$`` is a dollar, not TeX."""
 
 
 def _figure(width: float = _WIDTH, height: float = _HEIGHT) -> tuple[Any, Any]:
@@ -25,6 +30,19 @@ def _figure(width: float = _WIDTH, height: float = _HEIGHT) -> tuple[Any, Any]:
     return fig, fig.add_subplot()
 
 
+def _plot(draw: Callable[..., str]) -> Callable[..., str]:
+    """Draw with TeX parsing off: a label's ``$`` (any column name) never raises."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        import matplotlib
+
+        with matplotlib.rc_context(_NO_MATH):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
 def _img(fig: Any, alt: str) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
@@ -33,6 +51,7 @@ def _img(fig: Any, alt: str) -> str:
             f'src="data:image/png;base64,{data}">')
 
 
+@_plot
 def score_plot(indices: Sequence[int], scores: Sequence[float], best: int | None,
                threshold: float | None) -> str:
     """Quality score (0..10) per iteration, the best starred, the stopping threshold dashed."""
@@ -50,6 +69,7 @@ def score_plot(indices: Sequence[int], scores: Sequence[float], best: int | None
     return _img(fig, "quality score per iteration")
 
 
+@_plot
 def roc_plot(fpr: Sequence[float], tpr: Sequence[float], auc: float | None) -> str:
     fig, ax = _figure(3.6, 3.4)
     ax.plot(fpr, tpr, color=_LINE, label=f"model (AUC {auc:.3f})" if auc is not None else "model")
@@ -60,6 +80,7 @@ def roc_plot(fpr: Sequence[float], tpr: Sequence[float], auc: float | None) -> s
     return _img(fig, "ROC curve")
 
 
+@_plot
 def pr_plot(recall: Sequence[float], precision: Sequence[float], ap: float | None,
             prevalence: float | None) -> str:
     fig, ax = _figure(3.6, 3.4)
@@ -74,6 +95,7 @@ def pr_plot(recall: Sequence[float], precision: Sequence[float], ap: float | Non
     return _img(fig, "precision-recall curve")
 
 
+@_plot
 def confusion_plot(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> str:
     import numpy as np
 
@@ -94,6 +116,7 @@ def confusion_plot(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> st
     return _img(fig, "confusion matrix")
 
 
+@_plot
 def importance_plot(features: Sequence[tuple[str, float]]) -> str:
     names = [str(name)[:40] for name, _ in features][::-1]
     values = [float(value) for _, value in features][::-1]
@@ -104,6 +127,7 @@ def importance_plot(features: Sequence[tuple[str, float]]) -> str:
     return _img(fig, "feature importance")
 
 
+@_plot
 def predicted_vs_actual_plot(bins: Sequence[dict[str, Any]]) -> str:
     predicted = [b["predicted"] for b in bins]
     actual = [b["actual"] for b in bins]
@@ -117,6 +141,7 @@ def predicted_vs_actual_plot(bins: Sequence[dict[str, Any]]) -> str:
     return _img(fig, "predicted versus actual, binned")
 
 
+@_plot
 def residual_plot(bins: Sequence[dict[str, Any]]) -> str:
     predicted = [b["predicted"] for b in bins]
     fig, ax = _figure(3.6, 3.4)

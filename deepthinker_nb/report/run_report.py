@@ -100,7 +100,11 @@ def render_run_report(run_dir: Path, manifest: Mapping[str, Any],
     report = report or RunReport(run_dir / REPORT_NAME, run_dir)
     parts: list[str] = []
     for section_id, title, build in _SECTIONS:
-        body = build(run_dir, manifest, report)
+        try:
+            body = build(run_dir, manifest, report)
+        except Exception as exc:  # a manifest from another version: the rest still shows
+            report.missing.append(section_id)
+            body = f"<p>This section could not be drawn: {esc(_first_line(exc))}</p>"
         if body is None:
             continue
         report.sections.append(section_id)

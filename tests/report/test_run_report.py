@@ -226,3 +226,19 @@ def test_a_tuned_decision_threshold_is_stated_and_the_default_is_not(demo_run, t
                             manifest=manifest).path.read_text()
     summary = _section(html, "summary")
     assert "decision threshold" in summary and "0.310" in summary and "yes" in summary
+
+
+def test_data_made_labels_and_a_broken_section_do_not_stop_the_report(demo_run, tmp_path):
+    """Column names are the data's: ``$x^$`` is no TeX for matplotlib, ``<b>`` no HTML; a
+    section the manifest holds in another shape says so, and the others still show."""
+    manifest = _manifest(demo_run)
+    manifest["evaluation"]["feature_importance"] = {
+        "features": [["$x^$", 1.0], ["<b>col</b>", 0.5]], "total": 2}
+    manifest["evaluation"]["confusion"]["labels"] = ["$no", "<i>yes"]
+    manifest["timings"] = ["not", "a", "mapping"]
+    report = write_run_report(demo_run.run_dir, tmp_path / "h.html", manifest=manifest)
+    html = report.path.read_text()
+    assert "data:image/png" in _section(html, "importance")
+    assert "&lt;i&gt;yes" in _section(html, "confusion") and "<i>yes" not in html
+    assert "could not be drawn" in _section(html, "timings") and report.missing == ["timings"]
+    assert re.findall(r'<section id="([a-z]+)"', html)[-2:] == ["reproduce", "notebook"]
