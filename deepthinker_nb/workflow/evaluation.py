@@ -52,10 +52,13 @@ def evaluate_predictions(computer: MetricComputer, test_labels: pd.Series, predi
         section["error"] = str(exc).splitlines()[0]
         return section
     section["n"] = len(frame)
-    if computer.task_type == "classification":
-        section.update(_classification(frame, test_labels, computer.classes, train_target))
-    else:
-        section.update(_regression(frame, test_labels, train_target))
+    try:
+        if computer.task_type == "classification":
+            section.update(_classification(frame, test_labels, computer.classes, train_target))
+        else:
+            section.update(_regression(frame, test_labels, train_target))
+    except Exception as exc:  # an aggregate the data cannot give must not fail the run
+        section["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     section["feature_importance"] = read_feature_importance(
         predictions.parent / FEATURE_IMPORTANCE_FILE, root=root)
     return section
