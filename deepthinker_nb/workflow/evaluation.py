@@ -45,7 +45,8 @@ def evaluate_predictions(computer: MetricComputer, test_labels: pd.Series, predi
     class, the mean); without it the test labels' own are used. A file that cannot be read gives
     ``{"error": ...}`` (the report says so), never an exception: the run is not lost for it.
     """
-    section: dict[str, Any] = {"iteration": iteration, "task_type": computer.task_type}
+    section: dict[str, Any] = {"iteration": iteration, "task_type": computer.task_type,
+                               "predictions": _relative(predictions, root.parent)}
     try:
         frame = computer.read(predictions, root=root)
     except (PredictionError, UntrustedFileError) as exc:
@@ -193,6 +194,14 @@ def read_feature_importance(path: Path, *, root: Path,
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _relative(path: Path, base: Path) -> str:
+    """``path`` as the run dir names it (``work/run/predictions.csv``), when it lies there."""
+    try:
+        return str(Path(path).relative_to(base))
+    except ValueError:
+        return str(path)
+
+
 def _downsample(n: int, limit: int = MAX_CURVE_POINTS) -> np.ndarray:
     """At most ``limit`` indices of ``n`` points, evenly spaced, first and last kept."""
     if n <= limit:

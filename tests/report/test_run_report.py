@@ -80,6 +80,7 @@ def test_the_baseline_is_the_majority_class_of_the_training_rows(demo_run):
 def test_the_curves_come_from_host_aggregates_never_rows(demo_run):
     evaluation = _manifest(demo_run)["evaluation"]
     assert evaluation["iteration"] == demo_run.best_iteration
+    assert evaluation["predictions"] == "work/run/predictions.csv"  # run.ipynb reproduced it
     assert 2 <= len(evaluation["roc"]["fpr"]) <= 200
     assert len(evaluation["roc"]["fpr"]) == len(evaluation["roc"]["tpr"])
     assert sum(map(sum, evaluation["confusion"]["matrix"])) == evaluation["n"]
