@@ -15,8 +15,6 @@ is written to a scratch dir on the worker and returned as an archive for the cli
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import tempfile
 import time
@@ -36,12 +34,14 @@ from deepthinker_nb.batch.storage import (
     write_run_record,
 )
 from deepthinker_nb.errors import BackendUnavailableError, DeepThinkerError, KernelStartError
+from deepthinker_nb.kernel.local.orphans import remove_orphaned_dirs, temp_prefix
 
 RETRYABLE: tuple[type[BaseException], ...] = (KernelStartError, BackendUnavailableError,
                                               StorageError)
 """Errors of the place a run ran, not of the run: raised for Dask to retry."""
-SCRATCH_PREFIX = "dtnb-batch-"
-_SCRATCH = re.compile(rf"^{SCRATCH_PREFIX}(\d+)-")
+SCRATCH_KIND = "batch"
+"""Scratch run dirs are ``dtnb-batch-<worker pid>-...``: the orphan sweep of local kernels
+(``deepthinker-nb gc``, every process's first kernel start) removes those of dead workers."""
 
 
 class TaskCancelled(DeepThinkerError):
@@ -101,8 +101,8 @@ def execute_run(task: RunTask, data: bytes | None = None) -> TaskOutcome:
                                    run_dir=str(done), found=True)
             run_dir, attempt = claim_run_dir(out, run)
         else:
-            _sweep_orphaned_scratch()
-            scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+            remove_orphaned_dirs()  # of workers killed mid-run (SIGKILL skips ``finally``)
+            scratch = Path(tempfile.mkdtemp(prefix=temp_prefix(SCRATCH_KIND)))
             run_dir, attempt = scratch / "runs" / run.dir_name(1), None
             run_dir.mkdir(parents=True)
         try:
@@ -208,25 +208,6 @@ def _data_path(run: RunConfig, data: bytes | None, scratch: Path | None) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
-
-
-def _sweep_orphaned_scratch() -> None:
-    """Scratch dirs of worker processes that died mid-run (SIGKILL skips ``finally``)."""
-    root = Path(tempfile.gettempdir())
-    try:
-        entries = list(root.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        found = _SCRATCH.match(entry.name)
-        if found is None or not entry.is_dir():
-            continue
-        try:
-            os.kill(int(found.group(1)), 0)
-        except ProcessLookupError:
-            shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
-            continue
 
 
 class _Events:

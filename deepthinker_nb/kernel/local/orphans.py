@@ -1,8 +1,11 @@
 """Temp dirs of local kernels whose host process died without cleaning up.
 
 Every dir a local session or provisioner creates is named ``dtnb-<kind>-<owner pid>-...``; a
-dir whose owner pid is gone is an orphan. A crashed host cannot clean up after itself, so the
-next process to start a kernel (or ``deepthinker-nb gc``) does.
+dir whose owner pid is gone is an orphan. Batch workers name their scratch run dirs the same
+way (``dtnb-batch-<worker pid>-...``: a run dir on its way back to a client that shares no
+storage), so a worker killed mid-run leaves nothing this sweep does not find. A crashed host
+cannot clean up after itself, so the next process to start a kernel (or ``deepthinker-nb gc``)
+does.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-_NAME = re.compile(r"^dtnb-(?:work|state|session)-(\d+)-")
+_NAME = re.compile(r"^dtnb-(?:work|state|session|batch)-(\d+)-")
 
 
 def temp_prefix(kind: str) -> str:
