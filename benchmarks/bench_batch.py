@@ -23,12 +23,66 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
+
+
+class CpuMeter:
+    """CPU seconds (user + system) of this process's descendants while it is open: the Dask
+    workers (and nannies, scheduler) and every kernel under them, sampled every 0.1 s by pid
+    (a process's last 0.1 s before it ends is not seen: kernels live for seconds, so the
+    error is a few percent). CPU seconds do not stretch when other processes share the
+    machine, so they compare configurations where wall times cannot."""
+
+    INTERVAL = 0.1
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[int, float], tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="cpu-meter")
+
+    def __enter__(self) -> CpuMeter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._sample()
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            self._sample()
+
+    def _sample(self) -> None:
+        for process in psutil.Process().children(recursive=True):
+            try:
+                key = (process.pid, process.create_time())
+                times = process.cpu_times()
+                kind = self._seen[key][0] if key in self._seen else _kind(process)
+            except psutil.Error:
+                continue
+            self._seen[key] = (kind, times.user + times.system)
+
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds by kind: ``kernel`` (kernels and their sandboxes), ``host`` (the
+        rest: Dask's processes, which run the workflow's host side)."""
+        totals = {"kernel": 0.0, "host": 0.0}
+        for kind, cpu in self._seen.values():
+            totals[kind] += cpu
+        return totals
+
+
+def _kind(process: psutil.Process) -> str:
+    command = " ".join(process.cmdline())
+    kernel = "deepthinker_nb.kernel.launcher" in command or process.name() == "bwrap"
+    return "kernel" if kernel else "host"
 
 
 def spec(runs: int) -> dict[str, Any]:
@@ -42,7 +96,8 @@ def load() -> str:
 
 
 def local_cluster(runs: int, workers: int) -> dict[str, Any]:
-    """(cluster start, batch) seconds on a LocalCluster of ``workers`` processes."""
+    """Cluster start and batch seconds, CPU seconds of the batch and mean phase times of its
+    runs on a LocalCluster of ``workers`` processes."""
     import distributed
 
     from deepthinker_nb.batch import run_batch
@@ -55,11 +110,28 @@ def local_cluster(runs: int, workers: int) -> dict[str, Any]:
                                       silence_logs=logging.ERROR) as cluster, \
                 distributed.Client(cluster) as client:
             ready = time.perf_counter()
-            result = run_batch(spec(runs), client=client, out=out, progress=False)
+            client_cpu = time.process_time()
+            with CpuMeter() as meter:
+                result = run_batch(spec(runs), client=client, out=out, progress=False)
             done = time.perf_counter()
-    assert result.completed == runs, result.summary()
+            client_cpu = time.process_time() - client_cpu
+        assert result.completed == runs, result.summary()
+        phases = phase_means([Path(row.run_dir) for row in result.rows if row.run_dir])
+    cpu = meter.seconds()
     return {"start": ready - started, "batch": done - ready, "load": before,
-            "run_mean": sum(r.duration or 0 for r in result.rows) / runs}
+            "run_mean": sum(r.duration or 0 for r in result.rows) / runs,
+            "cpu_kernel": cpu["kernel"] / runs, "cpu_host": (cpu["host"] + client_cpu) / runs,
+            "phases": phases}
+
+
+def phase_means(run_dirs: list[Path]) -> dict[str, float]:
+    """Mean seconds of each phase of the workflow (the manifests' ``timings``)."""
+    totals: dict[str, list[float]] = {}
+    for run_dir in run_dirs:
+        timings = json.loads((run_dir / "manifest.json").read_text()).get("timings") or {}
+        for phase, seconds in timings.items():
+            totals.setdefault(phase, []).append(float(seconds))
+    return {phase: statistics.mean(v) for phase, v in totals.items() if statistics.mean(v) >= 0.05}
 
 
 @contextlib.contextmanager
@@ -112,17 +184,20 @@ def through_scheduler(runs: int, workers: int) -> dict[str, Any]:
         with dask_processes(workers, folder) as address:
             ready = time.perf_counter()
             before = load()
-            done = subprocess.run(
-                [sys.executable, "-m", "deepthinker_nb.cli", "batch", str(spec_file),
-                 "--scheduler", address, "--out", str(folder / "out"), "--quiet"],
-                capture_output=True, text=True)
+            with CpuMeter() as meter:  # the scheduler, the workers, their kernels, the CLI
+                done = subprocess.run(
+                    [sys.executable, "-m", "deepthinker_nb.cli", "batch", str(spec_file),
+                     "--scheduler", address, "--out", str(folder / "out"), "--quiet"],
+                    capture_output=True, text=True)
             finished = time.perf_counter()
         if done.returncode != 0:
             raise SystemExit(f"batch --scheduler failed:\n{done.stdout}\n{done.stderr}")
         rows = len((folder / "out" / "results.csv").read_text().splitlines()) - 1
         assert rows == runs, done.stdout
+    cpu = meter.seconds()
     return {"start": ready - started, "batch": finished - ready, "load": before,
-            "summary": done.stdout.splitlines()[0]}
+            "summary": done.stdout.splitlines()[0], "cpu_kernel": cpu["kernel"] / runs,
+            "cpu_host": cpu["host"] / runs}
 
 
 def main() -> None:
@@ -138,14 +213,21 @@ def main() -> None:
     for _ in range(args.repeat):  # alternated, so a change in the machine's load hits both
         pairs.append((local_cluster(args.runs, 1), local_cluster(args.runs, args.workers)))
     remote = through_scheduler(args.runs, args.workers)
-    print(f"{'':34} {'start':>7} {'batch':>8} {'per run':>8}  load before")
-    for one, many in pairs:
-        print(f"{'LocalCluster, 1 worker':34} {one['start']:6.1f}s {one['batch']:7.1f}s "
-              f"{one['run_mean']:7.1f}s  {one['load']}")
-        print(f"{f'LocalCluster, {args.workers} workers':34} {many['start']:6.1f}s "
-              f"{many['batch']:7.1f}s {many['run_mean']:7.1f}s  {many['load']}")
-    print(f"{f'--scheduler, {args.workers} dask workers (CLI)':34} {remote['start']:6.1f}s "
-          f"{remote['batch']:7.1f}s {'':>8}  {remote['load']}")
+    print(f"{'':34} {'start':>7} {'batch':>8} {'per run':>8} {'CPU s/run':>10} "
+          f"{'(kernels':>8} {'host)':>6}  load before")
+    rows = [(label, row) for one, many in pairs
+            for label, row in (("LocalCluster, 1 worker", one),
+                               (f"LocalCluster, {args.workers} workers", many))]
+    rows.append((f"--scheduler, {args.workers} dask workers (CLI)", remote))
+    for label, row in rows:
+        per_run = f"{row['run_mean']:7.1f}s" if "run_mean" in row else f"{'':>8}"
+        print(f"{label:34} {row['start']:6.1f}s {row['batch']:7.1f}s {per_run} "
+              f"{row['cpu_kernel'] + row['cpu_host']:9.2f}s {row['cpu_kernel']:7.2f}s "
+              f"{row['cpu_host']:5.2f}s  {row['load']}")
+    for label, row in rows:
+        if "phases" in row:
+            print(f"phases of a run, {label}: " + ", ".join(
+                f"{phase} {seconds:.1f}s" for phase, seconds in row["phases"].items()))
     speedups = sorted(one["batch"] / many["batch"] for one, many in pairs)
     many_batch = statistics.median(many["batch"] for _, many in pairs)
     print(f"speed-up {args.workers} workers vs 1: "
