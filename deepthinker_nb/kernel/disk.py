@@ -165,7 +165,11 @@ class DiskBudget:
         *,
         pids: Callable[[], Iterable[int]] = tuple,
         min_interval: float = MIN_INTERVAL,
+        counted_whole: Iterable[Path] = (),
     ) -> None:
+        """``counted_whole``: roots (among ``roots``) whose content counts from zero, not from
+        what was there at start - the kernel's log, which the file-size cap stops exactly at
+        the budget, must be able to reach it."""
         self.roots = tuple(Path(r) for r in roots)
         self.limit = int(limit)
         self.on_exceeded = on_exceeded
@@ -174,6 +178,9 @@ class DiskBudget:
         self.min_interval = min_interval
         self.opaque: set[tuple[int, int]] = set()  # what was unmeasurable before the kernel ran
         self.baseline = disk_usage(self.roots, opaque=self.opaque, collect=True)
+        whole = tuple(Path(r) for r in counted_whole)
+        if whole:
+            self.baseline -= disk_usage(whole, opaque=self.opaque)
         self.why_unmeasurable: str | None = None
         self._measured = (time.monotonic(), 0)  # (when, growth) of the latest measure
         self.ceiling = self.limit

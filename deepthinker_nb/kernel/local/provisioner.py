@@ -223,7 +223,7 @@ class LocalKernelProvisioner(LocalProvisioner):
             # the file level (os.write(1, ...)): both are written by the kernel.
             roots = [self._workdir, self._state_dir, *map(Path, config.extra_write_paths)]
             self.disk_budget = DiskBudget(roots, int(config.disk_limit), self._stop_for_disk,
-                                    pids=self._processes)
+                                          pids=self._processes, counted_whole=[self._state_dir])
         else:
             self.disk_budget.rearm()
         self.disk_budget.start()
