@@ -174,9 +174,15 @@ def workdir_arg(value: str | None) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepthinker_nb.notebook.live import Session
+    from deepthinker_nb.notebook.live import Session, names_relative_files
 
     workdir = workdir_arg(args.workdir)
+    notebook = Path(args.notebook)
+    if args.workdir is None and names_relative_files(notebook):
+        # A run's notebook names its files relative to its folder: work there, as Jupyter does.
+        workdir = notebook.resolve().parent
+        print(f"note: the kernel works in {workdir}, the notebook's folder (its parameters "
+              "name files relative to it); --workdir DIR chooses another", file=sys.stderr)
     if workdir.resolve() in (Path.home().resolve(), Path(workdir.anchor)):
         print(f"note: the kernel can read and write everything under {workdir}; a project "
               "dir (cd there, or --workdir DIR) keeps it to that", file=sys.stderr)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import logging
 import os
-import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from deepthinker_nb.errors import DeepThinkerError
 from deepthinker_nb.kernel.backend import DEFAULT_BACKEND
-from deepthinker_nb.kernel.results import CellResult, strip_ansi
+from deepthinker_nb.kernel.results import CellResult
 from deepthinker_nb.kernel.session import KernelSession
 from deepthinker_nb.kernel.sync import background_loop
 from deepthinker_nb.notebook.io import read_notebook
+from deepthinker_nb.notebook.outputs import comparable_output
 from deepthinker_nb.notebook.recorder import NotebookRecorder, cell_result_to_outputs
+from deepthinker_nb.notebook.relocate import PATH_SUFFIXES, absolute_paths, parameter_cells
 from deepthinker_nb.untrusted import UntrustedFileError, make_untrusted_dir
 
 if TYPE_CHECKING:
@@ -61,9 +63,10 @@ class ReplayDifference:
 class Session:
     """A kernel and the notebook it writes to.
 
-    ``workdir`` is the kernel's working dir (None: a private temp dir). A ``.home`` dir the
-    local sandbox makes there for the kernel is removed at ``close()`` unless it was there
-    before, so a session leaves only what the cells wrote.
+    ``workdir`` is the kernel's working dir (None: the notebook's folder when its parameters
+    name files relative to it, as a run's notebooks do; else a private temp dir). A ``.home``
+    dir a sandbox without namespaces makes there for the kernel is removed at ``close()``
+    unless it was there before, so a session leaves only what the cells wrote.
     """
 
     def __init__(
@@ -85,7 +88,15 @@ class Session:
                                     "give a name ending in .ipynb")
         self.replay = replay
         self.timeout = timeout
+        # A notebook whose parameters name files relative to its folder (a run's run.ipynb)
+        # is replayed with them resolved there: by default the kernel works in that folder,
+        # as Jupyter's would; given another working dir, it may read the folder.
+        folder = self.path.resolve().parent
+        if workdir is None and names_relative_files(self.path):
+            workdir = folder
         self.workdir_arg = Path(workdir).resolve() if workdir is not None else None
+        if names_relative_files(self.path) and not _inside(folder, self.workdir_arg):
+            data_dirs = (*data_dirs, folder)
         self.kernel = KernelSession(backend, config, workdir=workdir, data_dirs=data_dirs,
                                     scan=scan, policy=policy)
         self.recorder: NotebookRecorder | None = None
@@ -111,6 +122,10 @@ class Session:
             self._home = home
         self.kernel.start()
         self.recorder = NotebookRecorder(self.path, self.kernel.kernel_name, resume=True)
+        # What runs the cells from now on, as every notebook we write records it.
+        self.recorder.notebook.metadata.setdefault("deepthinker", {}).update(
+            backend=self.kernel.backend.name, kernel_name=self.kernel.kernel_name,
+            kernel=self.kernel.backend.describe(self.kernel.config))
         if existing is not None and self.replay:
             if on_replay is not None:
                 on_replay(sum(_replayable(cell) for cell in existing.cells))
@@ -129,6 +144,8 @@ class Session:
 
     def _replay(self, notebook: Any) -> None:
         self._interrupted = False
+        notebook = copy.deepcopy(notebook)
+        absolute_paths(notebook, self.path.resolve().parent)
         for index, cell in enumerate(notebook.cells):
             if not _replayable(cell):
                 continue
@@ -211,21 +228,28 @@ class Session:
         self.close()
 
 
+def names_relative_files(path: Path) -> bool:
+    """Does the notebook at ``path`` have path parameters relative to its folder?"""
+    try:
+        notebook = read_notebook(path)
+    except (OSError, UntrustedFileError, ValueError):
+        return False  # no notebook yet, or one start() will refuse with its reason
+    return any(name.endswith(PATH_SUFFIXES) and isinstance(value, str) and value
+               and not os.path.isabs(value)
+               for _cell, values in parameter_cells(notebook) for name, value in values.items())
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    """Is ``path`` ``folder`` or inside it (the kernel's own dir shows it already)? No
+    folder: the kernel works in a private temp dir, which holds nothing of the user's."""
+    return folder is not None and (path == folder or folder in path.parents)
+
+
 def _replayable(cell: Any) -> bool:
     return bool(cell.cell_type == "code" and cell.source.strip())
 
 
 # -- replay: did the cell give what was recorded? -----------------------------------------------
-_VOLATILE = (
-    (re.compile(r"0x[0-9a-fA-F]{4,}"), "0x?"),  # memory addresses
-    (re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e-?\d+)?\s*(?:ns|us|µs|ms|s|sec|secs|seconds|min)"
-                r"(?![\w])"), "<time>"),  # timings
-    (re.compile(r"\b\d\d:\d\d:\d\d(?:\.\d+)?"), "<clock>"),  # wall-clock stamps
-    (re.compile(r"\b(?:In|Out|Cell In)\s*\[\d*\]"), "[#]"),  # execution counts
-    (re.compile(r"ipykernel_\d+/\d+\.py"), "ipykernel.py"),  # per-kernel source files
-)
-
-
 def not_replayed_reason(cell: Any) -> str | None:
     """Why a recorded cell is better not run again, or None: one that was interrupted or timed
     out would run again until the same Ctrl-C or timeout (an endless loop, for ever), one that
@@ -242,38 +266,14 @@ def not_replayed_reason(cell: Any) -> str | None:
     return None
 
 
-def normalize_output(text: str) -> str:
-    """Text without what changes from run to run of the same code."""
-    text = strip_ansi(text)
-    for pattern, replacement in _VOLATILE:
-        text = pattern.sub(replacement, text)
-    return text.strip()
-
-
-def _recorded_text(outputs: Sequence[Any]) -> tuple[str | None, str]:
-    """(the error's name or None, the text a reader compares: stdout, results, displays)."""
-    error, parts = None, []
-    for output in outputs:
-        kind = output.get("output_type")
-        if kind == "error":
-            error = str(output.get("ename", "Error"))
-        elif kind == "stream" and output.get("name") == "stdout":
-            text = output.get("text", "")
-            parts.append(text if isinstance(text, str) else "".join(text))
-        elif kind in ("execute_result", "display_data"):
-            plain = output.get("data", {}).get("text/plain", "")
-            parts.append(plain if isinstance(plain, str) else "".join(plain))
-    return error, normalize_output("\n".join(parts))
-
-
 def compare_replay(cell: Any, result: CellResult) -> str | None:
     """One line saying how ``result`` (a replay of ``cell``) differs from the recorded cell,
     or None. Stderr (warnings, progress bars) and images are not compared."""
-    was_error, was_text = _recorded_text(cell.get("outputs", []))
+    was_error, was_text = comparable_output(cell.get("outputs", []))
     status = cell.get("metadata", {}).get("deepthinker", {}).get("status")
     if was_error is None and status not in (None, "ok"):
         was_error = status
-    now_error, now_text = _recorded_text(cell_result_to_outputs(result))
+    now_error, now_text = comparable_output(cell_result_to_outputs(result))
     if not result.success and now_error is None:
         now_error = result.status
     if was_error and not now_error:

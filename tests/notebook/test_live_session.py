@@ -15,12 +15,8 @@ from nbformat import v4
 from deepthinker_nb.cli.session import read_cells
 from deepthinker_nb.kernel.results import CellResult, ErrorInfo, RichOutput
 from deepthinker_nb.notebook import Session
-from deepthinker_nb.notebook.live import (
-    SessionInputError,
-    compare_replay,
-    normalize_output,
-    save_images,
-)
+from deepthinker_nb.notebook.live import SessionInputError, compare_replay, save_images
+from deepthinker_nb.notebook.outputs import normalize_output
 from deepthinker_nb.untrusted import UntrustedFileError
 
 

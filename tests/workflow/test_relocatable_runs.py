@@ -161,3 +161,23 @@ def test_export_leaves_out_links_a_kernel_planted(moved_run, tmp_path):
     assert "work/run/leak.txt" in result.skipped
     with zipfile.ZipFile(tmp_path / "out.zip") as z:
         assert not any(z.read(n) == b"host secret" for n in z.namelist())
+
+
+def test_a_session_continues_a_moved_run_notebook_in_its_folder(moved_run, tmp_path,
+                                                                monkeypatch, capsys):
+    """From another directory, the session works in the notebook's folder (its parameters name
+    files relative to it, as Jupyter would), replays it as recorded, and says so."""
+    import io
+
+    elsewhere = tmp_path / "my-project"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr("sys.stdin", io.StringIO(
+        "import pandas as pd\nprint('rows', len(pd.read_csv(DATA_PATH)))\n"))
+    assert main(["session", str(moved_run / "run.ipynb")]) == 0
+    out = capsys.readouterr()
+    assert "the notebook's folder" in out.err and "differ" not in out.err
+    nb = nbformat.read(moved_run / "run.ipynb", as_version=4)
+    assert "rows 120" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert nb.metadata["deepthinker"]["kernel"]["backend"] == "local"
+    assert list(elsewhere.iterdir()) == [], "nothing written in the user's folder"
