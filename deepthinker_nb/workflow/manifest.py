@@ -158,8 +158,16 @@ def restore_records(result: WorkflowResult, manifest: Mapping[str, Any], run_dir
     summary = (manifest.get("research") or {}).get("summary")
     if summary:
         result.research = _record(ResearchSummary, summary)
-    result.iterations = [IterationRecord.from_dict(dict(d), run_dir)
-                         for d in manifest.get("iterations") or []]
+    result.iterations = [_iteration(dict(d), run_dir) for d in manifest.get("iterations") or []]
+
+
+def _iteration(data: dict[str, Any], run_dir: Path) -> IterationRecord:
+    record = IterationRecord.from_dict(data, run_dir)
+    if data.get("candidates"):  # a council of coders' iteration keeps its candidates
+        from deepthinker_nb.workflow.candidates import CouncilIterationRecord
+
+        return CouncilIterationRecord(**vars(record), candidates=list(data["candidates"]))
+    return record
 
 
 def _record(cls: type, data: Mapping[str, Any]) -> Any:
