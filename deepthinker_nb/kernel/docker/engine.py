@@ -33,7 +33,8 @@ class ImageMissingError(BackendUnavailableError):
 
 _NO_ENGINE_HINT = (
     "start one (e.g. `sudo dockerd &` or `sudo systemctl start docker`, or run "
-    "`bash .ci/docker-up.sh`), or use the local backend (backend='local')"
+    "`bash .ci/docker-up.sh`), or use the local backend (--backend local; "
+    "backend='local' in Python)"
 )
 
 _lock = threading.Lock()
@@ -48,7 +49,8 @@ def get_client(timeout: float = 30.0):
     global _client
     if docker is None:
         raise DockerUnavailableError(
-            "the docker Python SDK is not installed (pip install docker); or use backend='local'"
+            "the docker Python SDK is not installed (pip install docker); or use --backend "
+            "local (backend='local' in Python)"
         )
     global _checked
     with _lock:
