@@ -9,6 +9,7 @@ backend is named here.
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from nbformat import NotebookNode
 
 from deepthinker_nb.config import DataConfig, DockerConfig
 from deepthinker_nb.config.limits import DEFAULT_CELL_TIMEOUT, cell_timeout, parse_size
-from deepthinker_nb.errors import ConfigError
+from deepthinker_nb.errors import ConfigError, KernelError
 from deepthinker_nb.kernel.backend import KernelBackend, get_backend
 from deepthinker_nb.kernel.pool import KernelPool
+from deepthinker_nb.kernel.session import KernelSession
 from deepthinker_nb.notebook.execute import NotebookRun, execute_notebook
 from deepthinker_nb.scanner.policy import ScanPolicy
 
@@ -191,7 +193,9 @@ class KernelPlacement:
 
 class RunKernels:
     """The kernels of one run: a started warm pool, or none (a fresh kernel per notebook).
-    Safe to use from two threads (the pool hands each caller its own kernel)."""
+    Safe to use from two threads (the pool hands each caller its own kernel). :meth:`close`
+    stops every kernel of the run, also the fresh one a notebook is running on, from any
+    thread: a run that is cancelled leaves no kernel behind."""
 
     def __init__(self, placement: KernelPlacement, run_dir: Path,
                  pool: KernelPool | None, timeout: float | None = None) -> None:
@@ -200,6 +204,9 @@ class RunKernels:
         self.pool = pool
         self.timeout = placement.timeout if timeout is None else timeout
         """Seconds each cell of this run may take."""
+        self._own: set[KernelSession] = set()  # fresh kernels of running notebooks
+        self._lock = threading.Lock()
+        self._closed = False
 
     def expect(self, remaining: int) -> None:
         """At most ``remaining`` more notebooks will run: the pool warms no kernel beyond."""
@@ -207,6 +214,11 @@ class RunKernels:
             self.pool.expect(remaining)
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            own, self._own = list(self._own), set()
+        for session in own:
+            _shutdown(session)
         if self.pool is not None:
             self.pool.close()
 
@@ -214,15 +226,66 @@ class RunKernels:
         """Run ``nb`` into ``path`` with papermill; its PREDICTIONS_PATH lies in ``workdir``.
         Raises when the notebook could not be executed at all (a kernel that did not start)."""
         placement = self.placement
-        if self.pool is None:
-            kernel: dict[str, Any] = {
-                "backend": placement.backend, "config": placement.kernel_config,
-                "workdir": workdir, "data_dirs": (self.run_dir / "data",)}
-        else:
-            kernel = {"pool": self.pool}
-        return execute_notebook(nb, path, **kernel, timeout=self.timeout,
+        source: Any = self.pool if self.pool is not None else _NotebookKernel(self, workdir)
+        return execute_notebook(nb, path, pool=source, timeout=self.timeout,
                                 scan=placement.scan, relative_to=self.run_dir,
                                 policy=placement.scan_policy(self.run_dir, workdir))
+
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
+    def _adopt(self, session: KernelSession) -> None:
+        with self._lock:
+            if self._closed:
+                raise KernelError("the run's kernels were closed (the run was stopped)")
+            self._own.add(session)
+
+    def _forget(self, session: KernelSession) -> bool:
+        """False when :meth:`close` took the session (and stops it)."""
+        with self._lock:
+            known = session in self._own
+            self._own.discard(session)
+            return known
+
+
+class _NotebookKernel:
+    """Where one notebook of a run without a pool gets its kernel (lent to ``execute_notebook``
+    like a pool): a fresh kernel in the notebook's work dir, known to the run while it lives."""
+
+    def __init__(self, kernels: RunKernels, workdir: Path) -> None:
+        self.kernels = kernels
+        self.workdir = workdir
+
+    def acquire(self) -> KernelSession:
+        kernels, placement = self.kernels, self.kernels.placement
+        session = KernelSession(
+            placement.backend, placement.kernel_config, workdir=self.workdir,
+            data_dirs=(kernels.run_dir / "data",), scan=placement.scan,
+            policy=placement.scan_policy(kernels.run_dir, self.workdir))
+        kernels._adopt(session)
+        try:
+            session.start()
+        except BaseException:
+            kernels._forget(session)
+            _shutdown(session)
+            raise
+        if kernels.closed:  # while it started: close() may have missed the starting kernel
+            _shutdown(session)
+            raise KernelError("the run's kernels were closed (the run was stopped)")
+        return session
+
+    def release(self, session: KernelSession) -> None:
+        if self.kernels._forget(session):
+            session.shutdown()
+
+
+def _shutdown(session: KernelSession) -> None:
+    try:
+        session.shutdown(now=True)
+    except Exception:  # already gone with its run, or its loop with the process
+        pass
 
 
 MAX_CELL_TIMEOUT = 1800.0
