@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from deepthinker_nb.runs import DEFAULT_RUNS_DIR, resolve_run
+from deepthinker_nb.cli.options import add_run_argument
+from deepthinker_nb.runs import resolve_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,10 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "hash of each one's installed files) and the Docker kernel image's recipe into one "
         "zip; `deepthinker-nb reproduce FILE.zip` re-runs it on another machine.",
     )
-    parser.add_argument("run", metavar="RUN", help="run id or run directory")
+    add_run_argument(parser)
     parser.add_argument("--to", required=True, metavar="FILE.zip", help="the zip to write")
-    parser.add_argument("--dir", default=DEFAULT_RUNS_DIR, metavar="DIR",
-                        help=f"where run ids are looked up (default: {DEFAULT_RUNS_DIR})")
     parser.add_argument("--with-data", action="store_true",
                         help="also carry the original dataset (checked by its SHA-256), for a "
                         "receiver who does not have it")

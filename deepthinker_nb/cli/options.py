@@ -66,3 +66,14 @@ def add_timeout_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
                         help=f"time limit per cell (default {DEFAULT_CELL_TIMEOUT:g}, or the "
                              "profile's)")
+
+
+def add_run_argument(parser: argparse.ArgumentParser,
+                     help: str = "run id, unique id prefix, or run directory") -> None:
+    """``RUN`` and ``--dir``: a run named by its id under DIR, a unique id prefix, or its
+    directory (resolved by :func:`deepthinker_nb.runs.resolve_run`)."""
+    from deepthinker_nb.runs import DEFAULT_RUNS_DIR
+
+    parser.add_argument("run", metavar="RUN", help=help)
+    parser.add_argument("--dir", default=DEFAULT_RUNS_DIR, metavar="DIR",
+                        help=f"where run ids are looked up (default: {DEFAULT_RUNS_DIR})")

@@ -7,8 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
+from deepthinker_nb.cli.options import add_run_argument
 from deepthinker_nb.errors import DeepThinkerError
-from deepthinker_nb.runs.resolve import DEFAULT_RUNS_DIR, resolve_run
+from deepthinker_nb.runs.resolve import resolve_run
 
 
 class ReportError(DeepThinkerError):
@@ -22,9 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "iteration, curves, confusion matrix, feature importance, scanner verdicts, "
                     "timings, packages, the reproduce command and the executed run.ipynb. "
                     "Needs only the run directory.")
-    parser.add_argument("run", metavar="RUN", help="run id, unique id prefix, or run directory")
-    parser.add_argument("--dir", default=DEFAULT_RUNS_DIR, metavar="DIR",
-                        help=f"where run ids are looked up (default: {DEFAULT_RUNS_DIR})")
+    add_run_argument(parser)
     parser.add_argument("--output", "-o", default=None, metavar="FILE",
                         help="where to write the report (default: RUN/report.html)")
     parser.set_defaults(func=run)

@@ -9,8 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from deepthinker_nb.cli.options import add_backend_option
-from deepthinker_nb.runs import DEFAULT_RUNS_DIR, resolve_run
+from deepthinker_nb.cli.options import add_backend_option, add_run_argument
+from deepthinker_nb.runs import resolve_run
 
 EXIT_NOT_REPRODUCED = 1
 
@@ -26,9 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a diff). RUN is a run id, a run directory (also a copied or moved one) or a zip "
         "written by `deepthinker-nb export`.",
     )
-    parser.add_argument("run", metavar="RUN", help="run id, run directory, or exported .zip")
-    parser.add_argument("--dir", default=DEFAULT_RUNS_DIR, metavar="DIR",
-                        help=f"where run ids are looked up (default: {DEFAULT_RUNS_DIR})")
+    add_run_argument(parser, help="run id, run directory, or exported .zip")
     add_backend_option(parser, default=None, help="where the re-run's kernel runs "
                        "(default: the run's own backend)")
     parser.add_argument("--data", metavar="PATH",

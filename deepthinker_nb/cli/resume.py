@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deepthinker_nb.cli.options import add_backend_option, positive_int
-from deepthinker_nb.runs import DEFAULT_RUNS_DIR, resolve_run
+from deepthinker_nb.cli.options import add_backend_option, add_run_argument, positive_int
+from deepthinker_nb.runs import resolve_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,9 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "says 'incomplete') from its last finished iteration, with the same data split and "
         "seeds. What finished is kept as it was; the half-done iteration is run again.",
     )
-    parser.add_argument("run", metavar="RUN", help="run id or run directory")
-    parser.add_argument("--dir", default=DEFAULT_RUNS_DIR, metavar="DIR",
-                        help=f"where run ids are looked up (default: {DEFAULT_RUNS_DIR})")
+    add_run_argument(parser)
     parser.add_argument("--data", metavar="PATH",
                         help="the run's dataset, when it is no longer where the run read it "
                         "(checked by its SHA-256)")
