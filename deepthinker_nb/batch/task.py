@@ -126,6 +126,7 @@ def _run_workflow(run: RunConfig, run_dir: Path, data_path: Path, guard: TaskGua
                   events: _Events) -> str | None:
     """Run the workflow into ``run_dir``; None when it completed, else why it failed."""
     from deepthinker_nb.config import DataConfig
+    from deepthinker_nb.workflow.placement import RESEARCH_PRELOAD
     from deepthinker_nb.workflow.runner import WorkflowRunner
 
     best: list[float | None] = [None]
@@ -146,6 +147,9 @@ def _run_workflow(run: RunConfig, run_dir: Path, data_path: Path, guard: TaskGua
             data_config, run.iteration, councils=run.council.councils(run_dir),
             runs_dir=run_dir.parent, run_id=run_dir.name, pool_size=run.settings.pool_size,
             progress=progress, simulate=run.settings.simulate, report=run.settings.report)
+        # A batch worker has no spare CPU: the run's first kernel, which serves its research
+        # notebook, imports no scikit-learn it will not use.
+        runner.placement.first_preload = RESEARCH_PRELOAD
         guard.watch(runner)
         infrastructure = _record_infrastructure_errors(runner)
         guard.check()

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from deepthinker_nb.errors import ConfigError, KernelError, KernelStartError
@@ -33,7 +33,9 @@ class AsyncKernelPool:
     - ``backend``, ``config``: where the kernels run, as for :class:`AsyncKernelSession`.
     - ``preload``: code run in each kernel before it is handed out (e.g. ``import pandas,
       sklearn``), so that cost is paid in the background too; it is the pool owner's code,
-      not scanned. ``preload_timeout``: seconds it may take.
+      not scanned. A sequence: the n-th kernel started runs its n-th entry, and every kernel
+      after the last entry's (an owner that knows what its first kernel will serve warms no
+      import that kernel will not use). ``preload_timeout``: seconds it may take.
     - ``max_starting``: kernels starting at once (default: the CPUs this process may use).
     - further keyword arguments (``data_dirs``, ``scan``, ``policy``, ``output_limit``,
       ``default_timeout``, ...) go to every session; ``workdir`` is refused, since each
@@ -52,7 +54,7 @@ class AsyncKernelPool:
         backend: str = DEFAULT_BACKEND,
         config: Any = None,
         *,
-        preload: str | None = None,
+        preload: str | Sequence[str] | None = None,
         preload_timeout: float = 120.0,
         max_starting: int | None = None,
         **session_kwargs: Any,
@@ -73,6 +75,7 @@ class AsyncKernelPool:
         self.config = config
         self.preload = preload
         self.preload_timeout = preload_timeout
+        self._preloads_taken = 0
         self.max_starting = max_starting
         self.session_kwargs = session_kwargs
         self._ready: asyncio.Queue[AsyncKernelSession] = asyncio.Queue()
@@ -140,12 +143,21 @@ class AsyncKernelPool:
         if not self._closed and not task.cancelled() and self._failures == 0:
             self._refill()
 
+    def _next_preload(self) -> str | None:
+        """This kernel's preload (taken in start order, before the start awaits anything)."""
+        if self.preload is None or isinstance(self.preload, str):
+            return self.preload
+        index = min(self._preloads_taken, len(self.preload) - 1)
+        self._preloads_taken += 1
+        return self.preload[index] if index >= 0 else None
+
     async def _start_one(self) -> None:
+        preload = self._next_preload()
         session = AsyncKernelSession(self.backend, self.config, **self.session_kwargs)
         try:
             await session.start()
-            if self.preload:
-                result = await self._preload(session)
+            if preload:
+                result = await self._preload(session, preload)
                 if not result.success:
                     raise KernelStartError(f"preload failed: {result.summary()}")
         except BaseException as exc:
@@ -172,9 +184,9 @@ class AsyncKernelPool:
                 return
         self._ready.put_nowait(session)
 
-    async def _preload(self, session: AsyncKernelSession) -> Any:
+    async def _preload(self, session: AsyncKernelSession, preload: str) -> Any:
         # Preload code comes from the pool's owner, not from generated code: it is not scanned.
-        return await session.execute(self.preload, timeout=self.preload_timeout,
+        return await session.execute(preload, timeout=self.preload_timeout,
                                      gate=ScanGate.for_own_code())
 
     async def acquire(self, timeout: float | None = None) -> AsyncKernelSession:
