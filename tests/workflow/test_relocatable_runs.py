@@ -131,7 +131,9 @@ def test_an_export_with_data_reproduces_without_the_original_dataset(recorded_ru
     manifest = json.loads((run_dir / "manifest.json").read_text())
     manifest["data_config"]["data_path"] = str(tmp_path / "gone.csv")  # as on another machine
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    assert reproduce(run_dir).reproduced
+    again = reproduce(run_dir)
+    assert again.reproduced, again.summary()
+    assert again.actual == manifest["metrics"], "labels re-derived from the carried dataset"
 
 
 def test_a_missing_dataset_names_the_flag(moved_run, tmp_path, capsys):

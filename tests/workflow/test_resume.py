@@ -23,7 +23,7 @@ def _kill_during_iteration(out: Path, iteration: int) -> Path:
     with open(log, "w") as stderr:
         proc = subprocess.Popen(
             [str(VENV_BIN / "deepthinker-nb"), "demo", "--out", str(out), "--max-iterations",
-             "3", "--patience", "0", "--pool-size", "1"],
+             "2", "--patience", "0", "--pool-size", "1"],
             stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         try:
             deadline = time.monotonic() + 240
@@ -59,7 +59,7 @@ def test_resume_completes_and_keeps_what_finished(killed_run, capsys):
 
     manifest = json.loads((killed_run / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert [i["index"] for i in manifest["iterations"]] == [1, 2, 3]
+    assert [i["index"] for i in manifest["iterations"]] == [1, 2]
     assert manifest["iterations"][0] == before, "a finished iteration is kept as it was"
     assert (killed_run / "iterations" / "01.ipynb").read_bytes() == notebook
     assert manifest["resumed"][0]["after_iteration"] == 1
@@ -76,7 +76,7 @@ def test_resume_scores_match_an_uninterrupted_run(killed_run, tmp_path):
     if resumed["status"] != "complete":
         pytest.skip("needs test_resume_completes_and_keeps_what_finished first")
     subprocess.run([str(VENV_BIN / "deepthinker-nb"), "demo", "--out", str(tmp_path), "--quiet",
-                    "--max-iterations", "3", "--patience", "0", "--pool-size", "1"],
+                    "--max-iterations", "2", "--patience", "0", "--pool-size", "1"],
                    check=True, capture_output=True, timeout=300)
     (fresh,) = tmp_path.iterdir()
     whole = json.loads((fresh / "manifest.json").read_text())

@@ -131,15 +131,6 @@ def test_a_run_interrupted_mid_way_leaves_an_incomplete_manifest(iris_config, ma
     assert (runner.run_dir / "iterations" / "01.ipynb").exists()
 
 
-def test_reproduce_rederives_the_labels(iris_config, make_runner):
-    from deepthinker_nb import reproduce
-
-    result = make_runner(iris_config, max_iterations=1).run("iris")
-    again = reproduce(result.run_dir)
-    assert again.reproduced, again.summary()
-    assert again.actual == result.best_metrics
-
-
 def test_report_reproduce_uses_the_manifest_hook(iris_config, make_runner):
     from deepthinker_nb.report import reproduce
 
