@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from deepthinker_nb.errors import DeepThinkerError
-from deepthinker_nb.report.manifest import MANIFEST_NAME, read_manifest
+from deepthinker_nb.report.manifest import MANIFEST_NAME, file_sha256, read_manifest
 from deepthinker_nb.untrusted import UntrustedFileError, read_untrusted_bytes
 
 ENVIRONMENT_DIR = "environment"
@@ -155,6 +155,11 @@ def export_run(run_dir: str | os.PathLike[str], zip_path: str | os.PathLike[str]
                 source = Path(manifest["data_config"]["data_path"])
                 if not source.is_file():
                     raise ExportError(f"--with-data: the run's dataset {str(source)!r} is gone")
+                # The manifest is data: only the file whose hash it recorded goes in the zip,
+                # never some other host file a received run's manifest points at.
+                if file_sha256(source) != (manifest.get("dataset") or {}).get("sha256"):
+                    raise ExportError(f"--with-data: {str(source)!r} is not the dataset the "
+                                      "run used (SHA-256 differs); export without --with-data")
                 archive.write(source, str(prefix / DATASET_DIR / source.name))
                 total += source.stat().st_size
         os.replace(partial, target)

@@ -19,6 +19,7 @@ from typing import Any
 
 import nbformat
 
+from deepthinker_nb.errors import DeepThinkerError
 from deepthinker_nb.kernel.backend import DEFAULT_BACKEND
 from deepthinker_nb.notebook.execute import execute_notebook
 from deepthinker_nb.notebook.io import read_notebook, write_notebook
@@ -34,6 +35,8 @@ MetricsFn = Callable[..., Mapping[str, Any] | None]
 REPRODUCED_NOTEBOOK = "run.reproduced.ipynb"
 FAILED_NOTEBOOK = "run.reproduce-failed.ipynb"
 PENDING_NOTEBOOK = "run.reproducing.ipynb"
+HOOK_MODULES: tuple[str, ...] = ("deepthinker_nb",)
+"""Packages whose functions a manifest may name as reproduce hooks."""
 
 
 @dataclass
@@ -194,6 +197,8 @@ def reproduce(
         manifest = {}
     settings = dict(manifest.get("reproduce") or {})
     hook_options = {"dataset": Path(dataset)} if dataset is not None else {}
+    workdir = _in_run(run_path, settings.get("workdir"), "workdir")
+    data_dirs = tuple(_in_run(run_path, d, "data_dirs") for d in settings.get("data_dirs", ()))
     if settings.get("prepare_fn"):
         _import_hook(str(settings["prepare_fn"]))(run_path, **hook_options)
     if metrics_fn is None and settings.get("metrics_fn"):
@@ -223,8 +228,8 @@ def reproduce(
             pending,
             parameters=run_parameters or None,
             backend=backend or settings.get("backend", DEFAULT_BACKEND),
-            workdir=_in_run(run_path, settings.get("workdir")),
-            data_dirs=tuple(_in_run(run_path, d) for d in settings.get("data_dirs", ())),
+            workdir=workdir,
+            data_dirs=data_dirs,
             pool=pool,
             timeout=settings.get("timeout", 300.0),
             relative_to=run_path,
@@ -277,9 +282,17 @@ def _settle(nb: Any, pending: Path, result: ReproduceResult,
     return target
 
 
-def _in_run(run_path: Path, value: Any) -> Path | None:
-    """A path the manifest gives relative to the run dir (or absolute, in older runs)."""
-    return None if value in (None, "") else run_path / str(value)
+def _in_run(run_path: Path, value: Any, key: str) -> Path | None:
+    """A path the manifest gives relative to the run dir (or absolute, in older runs), which
+    must lie inside it: a run received from elsewhere may not mount or write the host's
+    folders through its manifest."""
+    if value in (None, ""):
+        return None
+    path = (run_path / str(value)).resolve()
+    if not path.is_relative_to(run_path):
+        raise DeepThinkerError(f"manifest.json's reproduce.{key} {str(value)!r} lies outside the "
+                               f"run dir {run_path}; a run names only its own folders there")
+    return path
 
 
 def _unlink(path: Path) -> None:
@@ -290,10 +303,16 @@ def _unlink(path: Path) -> None:
 
 
 def _import_hook(spec: str) -> Callable[..., Any]:
-    """``"package.module:function"`` from a manifest, imported (only from installed code)."""
+    """``"package.module:function"`` from a manifest, imported only from the modules
+    :data:`HOOK_MODULES` names: a manifest is data, and a run received from elsewhere must
+    not name any installed function (``runpy:run_path`` would run its own files)."""
     import importlib
 
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise ValueError(f"reproduce.metrics_fn must look like 'module:function', got {spec!r}")
+        raise DeepThinkerError(f"manifest.json's reproduce hook must look like "
+                               f"'module:function', got {spec!r}")
+    if not any(module_name == m or module_name.startswith(m + ".") for m in HOOK_MODULES):
+        raise DeepThinkerError(f"manifest.json names the reproduce hook {spec!r}, outside "
+                               f"{', '.join(HOOK_MODULES)}; a run may name only those hooks")
     return getattr(importlib.import_module(module_name), attr)

@@ -27,38 +27,48 @@ RUN_PREDICTIONS = Path("work") / "run" / "predictions.csv"
 
 
 def dataset_for(run_dir: Path, dataset: str | os.PathLike[str] | None = None) -> Path:
-    """The run's original dataset, checked by its SHA-256: ``dataset`` when given, else the
-    path the run read. A one-line error says what is wrong and which flag fixes it."""
+    """Where the run's original dataset is now: ``dataset`` when given, else the path the run
+    read, else a copy an export carried. Not yet checked by its hash (whoever reads it checks
+    that, so the file is read once); a missing file is a one-line error naming ``--data``."""
     manifest = read_manifest(run_dir)
     recorded = Path(manifest["data_config"]["data_path"])
     if dataset is None and not recorded.is_file():
         dataset = bundled_dataset(run_dir)  # an export made --with-data carries it
     source = Path(dataset) if dataset is not None else recorded
-    digest = manifest["dataset"]["sha256"]
     if not source.is_file():
         raise DataError(f"the run's dataset {str(source)!r} is not there (SHA-256 "
-                        f"{digest[:12]}...): give its copy with --data PATH")
-    if file_sha256(source) != digest:
-        raise DataError(f"the dataset {str(source)!r} is not the one the run used (SHA-256 "
-                        f"differs from {digest[:12]}...): give the original with --data PATH")
+                        f"{manifest['dataset']['sha256'][:12]}...): give its copy with "
+                        "--data PATH")
     return source
 
 
+def different_dataset(source: Path, digest: str) -> DataError:
+    return DataError(f"the dataset {str(source)!r} is not the one the run used (SHA-256 "
+                     f"differs from {digest[:12]}...): give the original with --data PATH")
+
+
 def _computer(run_dir: Path, dataset: str | os.PathLike[str] | None = None) -> MetricComputer:
-    settings = read_manifest(run_dir)["data_config"]
+    manifest = read_manifest(run_dir)
+    settings = manifest["data_config"]
     split = load_and_split(DataConfig(
         dataset_for(run_dir, dataset), task_type=settings["task_type"],
         target_column=settings["target_column"],
         test_split_ratio=settings["test_split_ratio"], random_seed=settings["random_seed"]))
+    if split.dataset_sha256 != manifest["dataset"]["sha256"]:
+        raise different_dataset(split.source, manifest["dataset"]["sha256"])
     return MetricComputer(split.task_type, split.test_labels, split.classes)
 
 
 def prepare(run_dir: str | os.PathLike[str], *,
             dataset: str | os.PathLike[str] | None = None) -> None:
-    """Before the re-run: fail now, clearly, when the labels cannot be re-derived; remove the
-    predictions file so that the re-run must write its own (even a planted link goes)."""
+    """Before the re-run: fail now, clearly, when the labels cannot be re-derived (no dataset,
+    or another one); remove the predictions file so that the re-run must write its own (even a
+    planted link goes)."""
     run_path = Path(run_dir)
-    dataset_for(run_path, dataset)
+    source = dataset_for(run_path, dataset)
+    digest = read_manifest(run_path)["dataset"]["sha256"]
+    if file_sha256(source) != digest:
+        raise different_dataset(source, digest)
     unlink_untrusted(run_path / RUN_PREDICTIONS, root=run_path / "work")
 
 

@@ -59,7 +59,6 @@ from deepthinker_nb.workflow.councils.base import (
     SimulationReport,
 )
 from deepthinker_nb.workflow.data import (
-    DataError,
     SplitData,
     check_kernel_memory,
     load_and_split,
@@ -103,6 +102,7 @@ from deepthinker_nb.workflow.placement import (
     KernelPlacement,
     RunKernels,
 )
+from deepthinker_nb.workflow.reproduce import different_dataset
 from deepthinker_nb.workflow.result import IterationRecord, ProgressEvent, WorkflowResult
 from deepthinker_nb.workflow.scenarios import ScenarioData, apply_scenario
 from deepthinker_nb.workflow.steps import StepExecutor
@@ -368,8 +368,7 @@ class WorkflowRunner:
             split = steps.run("data", "split", load_and_split, self.data_config, validated,
                               raise_errors=True).result
             if split.dataset_sha256 != recorded["dataset"]["sha256"]:
-                raise DataError(f"the dataset {str(split.source)!r} is not the one the run "
-                                "split (SHA-256 differs): give the original with --data PATH")
+                raise different_dataset(split.source, recorded["dataset"]["sha256"])
         except BaseException:
             kernels.close()
             raise

@@ -183,3 +183,16 @@ def test_a_session_continues_a_moved_run_notebook_in_its_folder(moved_run, tmp_p
     assert "rows 120" in "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     assert nb.metadata["deepthinker"]["kernel"]["backend"] == "local"
     assert list(elsewhere.iterdir()) == [], "nothing written in the user's folder"
+
+
+def test_export_with_data_carries_only_the_file_the_manifest_hashed(moved_run, tmp_path):
+    """A received run's manifest may point at any host file: --with-data packs only the one
+    whose SHA-256 the run recorded."""
+    secret = tmp_path / "id_rsa"
+    secret.write_text("host secret")
+    manifest = json.loads((moved_run / "manifest.json").read_text())
+    manifest["data_config"]["data_path"] = str(secret)
+    (moved_run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ExportError, match="not the dataset the run used"):
+        export_run(moved_run, tmp_path / "out.zip", with_data=True)
+    assert not (tmp_path / "out.zip").exists()
