@@ -12,6 +12,8 @@ from deepthinker_nb.errors import BackendUnavailableError, ConfigError
 from deepthinker_nb.kernel.backend import get_backend
 
 TASK_TYPES = ("classification", "regression")
+PRIMARY_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
+"""The held-out metric a task's quality score comes from."""
 MAX_SEED = 2**32 - 1
 
 

@@ -17,14 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from deepthinker_nb.config.data import PRIMARY_METRIC
 from deepthinker_nb.runs.resolve import DEFAULT_RUNS_DIR, MANIFEST_NAME, resolve_run, run_dirs
 from deepthinker_nb.untrusted import read_untrusted_text
 
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 """A manifest larger than this is not read (a real one is tens of kilobytes)."""
-PRIMARY_BY_TASK = {"classification": "balanced_accuracy", "regression": "r2"}
-"""The primary metric when an old manifest names none (as ``workflow.metrics.PRIMARY_METRIC``;
-not imported from there, which would load pandas to list runs)."""
 STATUSES = ("complete", "incomplete", "failed", "unreadable")
 
 
@@ -271,7 +269,7 @@ def _fmt(value: float | None, spec: str) -> str:
 def _primary_metric(manifest: dict[str, Any], task: str | None) -> str | None:
     return (_str(_dict(manifest.get("plan")).get("metric"))
             or _str(_dict(manifest.get("simulation")).get("primary"))
-            or PRIMARY_BY_TASK.get(task or ""))
+            or PRIMARY_METRIC.get(task or ""))
 
 
 def _iterations(run_dir: Path, manifest: dict[str, Any],

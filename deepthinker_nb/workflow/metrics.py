@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from deepthinker_nb.config.data import PRIMARY_METRIC
 from deepthinker_nb.errors import DeepThinkerError
 from deepthinker_nb.untrusted import StrPath, UntrustedFileError, open_untrusted
 from deepthinker_nb.workflow.data import ROW_ID, label_key, label_keys
 
 PROBA_PREFIX = "proba_"
-PRIMARY_METRIC = {"classification": "balanced_accuracy", "regression": "r2"}
 _PROBA_TOLERANCE = 1e-6
 _SUM_TOLERANCE = 0.01
 PREDICTIONS_MAX_BYTES = 256 * 1024 * 1024
